@@ -1,0 +1,61 @@
+# lmdata — the two commands a new user needs: `make run` and `make test` (both run `make setup`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.lmdata-installed
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export LMDATA_HOME := $(CURDIR)
+export PYSPARK_PYTHON := $(CURDIR)/$(PY)
+export PYTHONDONTWRITEBYTECODE := 1
+
+PYTEST_ARGS ?=
+
+.PHONY: help setup java run test test-unit test-spark test-dags lint bench airflow lock clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: java $(STAMP) ## venv + locked packages + Java 17 (idempotent, quick when nothing changed)
+
+java: ## install Java 17 with apt if no java is on PATH
+	@if ! command -v java >/dev/null 2>&1; then \
+	  echo "installing openjdk-17-jre-headless"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless) \
+	  || { echo "could not install Java 17: run 'apt-get install -y openjdk-17-jre-headless' as root"; exit 1; }; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q "uv==$(UV_VERSION)" 2>/dev/null || $(VENV)/bin/pip install "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip install --python $(PY) -r requirements.lock
+	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
+	@touch $@
+
+run: setup ## the whole workflow on the bundled sample, through Airflow (SQLite, local Spark, local lake)
+	$(PY) -m lmdata.workflow.local run web_pipeline
+
+test: setup ## all tests (unit, spark, dags, e2e)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-unit: setup ## pure-Python tests only (no JVM)
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check src tests dags spark_jobs bench
+
+bench: setup ## side-by-side benchmarks (results in BENCHMARKS.md)
+	$(PY) -m bench.run
+
+airflow: setup ## Airflow UI on :8080 (airflow standalone, SQLite)
+	$(PY) -m lmdata.workflow.local standalone
+
+lock: ## re-resolve requirements.in into requirements.lock
+	$(VENV)/bin/uv pip compile --python-version 3.11 requirements.in -o requirements.lock
+
+clean: ## remove the local lake, Airflow home and run records (not the venv)
+	rm -rf var/

@@ -1,0 +1,150 @@
+"""Typed, validated configuration: one `params.yaml` (also DVC's params file) -> config objects.
+
+A wrong key or value fails at start with a message that names the key, e.g.
+``params.yaml: ingest_cc.max_record_bytes: Input should be greater than 0``.
+Pure module: pydantic + yaml only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lmdata.errors import ConfigError
+
+DEFAULT_PARAMS = "params.yaml"
+DEFAULT_LAKE = "./var/lake"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkConfig(_Strict):
+    master: str = "local[*]"  # local[N], spark://host:7077, k8s://https://..., yarn
+    app_name: str = "lmdata"
+    shuffle_partitions: int = Field(8, gt=0)
+    driver_memory: str = "2g"
+    ui: bool = False
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
+    conf: dict[str, str] = Field(default_factory=dict)  # any extra spark.* settings
+
+    @field_validator("conf")
+    @classmethod
+    def _conf_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if not key.startswith("spark."):
+                raise ValueError(f"spark conf key {key!r} must start with 'spark.'")
+        return {k: str(val) for k, val in v.items()}
+
+
+class S3Config(_Strict):
+    endpoint_url: str | None = None
+    unsigned: bool = True  # the public commoncrawl bucket is read unsigned
+    region: str = "us-east-1"
+
+
+class HttpConfig(_Strict):
+    timeout_s: float = Field(60.0, gt=0)
+    retries: int = Field(3, ge=0)
+    backoff_s: float = Field(0.5, ge=0)
+
+
+class IngestCCConfig(_Strict):
+    crawl: str = Field("CC-MAIN-2024-22", pattern=r"^CC-MAIN-\d{4}-\d{2}$")
+    source: str = (
+        "samples/commoncrawl"  # s3://commoncrawl, https://data.commoncrawl.org, or a local dir
+    )
+    format: Literal["wet", "warc", "auto"] = "wet"
+    slices: int = Field(1, gt=0)  # the listing is cut into this many deterministic slices
+    slice_start_date: str = "2026-01-01"  # logical date of slice 0 for scheduled runs
+    limit: int | None = Field(None, gt=0)  # keep only the first N files of a slice (samples)
+    max_record_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    files_per_task: int = Field(1, gt=0)
+    s3: S3Config = Field(default_factory=S3Config)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+
+
+class ExactDedupConfig(_Strict):
+    unicode_form: Literal["NFC", "NFKC", "none"] = "NFKC"
+    lowercase: bool = True
+    collapse_whitespace: bool = True
+    strip_punctuation: bool = False
+    url_dedup: bool = True
+
+
+class DedupConfig(_Strict):
+    exact: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
+
+
+class Params(_Strict):
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    ingest_cc: IngestCCConfig = Field(default_factory=IngestCCConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{source}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_params(data: dict[str, Any] | None, source: str = DEFAULT_PARAMS) -> Params:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: top level must be a mapping, got {type(data).__name__}")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_error(source, e)) from None
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Apply one `section.key=value` override (value parsed as YAML) to a raw params dict."""
+    parts = dotted.split(".")
+    cur = data
+    for p in parts[:-1]:
+        nxt = cur.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"override {dotted}: {p} is not a section")
+        cur = nxt
+    cur[parts[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
+
+
+def load_params(
+    path: str | os.PathLike | None = None, overrides: list[str] | None = None
+) -> Params:
+    """Read params.yaml (path, else $LMDATA_PARAMS, else ./params.yaml; missing file = defaults)."""
+    p = Path(path or os.environ.get("LMDATA_PARAMS") or DEFAULT_PARAMS)
+    data: dict[str, Any] = {}
+    if p.exists():
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    elif path is not None:
+        raise ConfigError(f"params file not found: {p}")
+    for ov in overrides or []:
+        if "=" not in ov:
+            raise ConfigError(f"override {ov!r}: expected section.key=value")
+        k, v = ov.split("=", 1)
+        set_dotted(data, k.strip(), v)
+    return parse_params(data, str(p))
+
+
+def resolve_lake(lake: str | None = None) -> str:
+    """--lake DIR, else $LMDATA_LAKE, else ./var/lake. Local paths are made absolute."""
+    root = lake or os.environ.get("LMDATA_LAKE") or DEFAULT_LAKE
+    if "://" in root:
+        return root.rstrip("/")
+    return str(Path(root).expanduser().resolve())

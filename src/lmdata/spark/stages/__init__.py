@@ -1,0 +1,15 @@
+"""The stages: name -> class, imported lazily (listing them imports no pyspark)."""
+
+from __future__ import annotations
+
+import importlib
+
+STAGES: dict[str, tuple[str, str]] = {
+    "ingest-cc": ("lmdata.spark.stages.ingest_cc", "IngestCCStage"),
+    "dedup-exact": ("lmdata.spark.stages.dedup_exact", "DedupExactStage"),
+}
+
+
+def get_stage(name: str):
+    mod, cls = STAGES[name]
+    return getattr(importlib.import_module(mod), cls)()

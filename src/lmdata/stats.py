@@ -1,0 +1,76 @@
+"""Stage statistics: rows in/out, drops per reason, bytes, seconds, tables written.
+
+Every stage returns one `StageStats`; the job skeleton prints it as one JSON line
+(`LMDATA_STATS {...}`, picked up in Airflow task logs and by the DAG's XCom), writes it to
+`--stats-out`, and records it in the lake's `_meta/stage_runs` table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATS_PREFIX = "LMDATA_STATS "
+
+
+@dataclass
+class StageStats:
+    stage: str
+    run_id: str
+    status: str = "running"  # running | ok | skipped (already committed) | failed
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: Counter = field(default_factory=Counter)  # reason -> rows
+    quarantined: Counter = field(default_factory=Counter)  # reason -> inputs/records
+    counters: Counter = field(default_factory=Counter)  # anything else worth counting
+    bytes_in: int = 0
+    seconds: float = 0.0
+    tables: dict[str, int] = field(default_factory=dict)  # table name -> Delta version written/read
+    inputs: dict[str, int] = field(default_factory=dict)  # table name -> Delta version read
+    error: str | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("dropped", "quarantined", "counters"):
+            d[k] = dict(sorted(getattr(self, k).items()))
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StageStats:
+        d = dict(d)
+        for k in ("dropped", "quarantined", "counters"):
+            d[k] = Counter(d.get(k) or {})
+        return cls(**d)
+
+    def summary(self) -> str:
+        parts = [f"{self.stage} [{self.status}] in={self.rows_in} out={self.rows_out}"]
+        if self.dropped:
+            parts.append("dropped=" + ",".join(f"{k}:{v}" for k, v in sorted(self.dropped.items())))
+        if self.quarantined:
+            parts.append(
+                "quarantined=" + ",".join(f"{k}:{v}" for k, v in sorted(self.quarantined.items()))
+            )
+        if self.tables:
+            parts.append("tables=" + ",".join(f"{k}@v{v}" for k, v in sorted(self.tables.items())))
+        parts.append(f"{self.seconds:.1f}s")
+        return " ".join(parts)
+
+
+def parse_stats_line(text: str) -> dict[str, Any] | None:
+    """The last `LMDATA_STATS` JSON line in a log / stdout, or None."""
+    found = None
+    for line in text.splitlines():
+        i = line.find(STATS_PREFIX)
+        if i >= 0:
+            try:
+                found = json.loads(line[i + len(STATS_PREFIX) :])
+            except json.JSONDecodeError:
+                continue
+    return found
