@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup java run test test-unit test-spark test-dags lint bench airflow lock clean
+.PHONY: help setup java run test test-unit test-spark test-dags lint airflow lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,9 +47,6 @@ test-unit: setup ## pure-Python tests only (no JVM)
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check src tests dags spark_jobs bench
-
-bench: setup ## side-by-side benchmarks (results in BENCHMARKS.md)
-	$(PY) -m bench.run
 
 airflow: setup ## Airflow UI on :8080 (airflow standalone, SQLite)
 	$(PY) -m lmdata.workflow.local standalone

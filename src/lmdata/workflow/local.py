@@ -2,6 +2,7 @@
 
     python -m lmdata.workflow.local run web_pipeline      # `make run`
     python -m lmdata.workflow.local env                   # print the environment it uses
+    python -m lmdata.workflow.local standalone            # `make airflow`: the UI on :8080
 
 It sets AIRFLOW_HOME, the DAGs folder and the `lmdata_spark` connection (local[*]) in the
 environment, migrates the metadata DB, and runs `airflow dags test <dag>` (a real DAG run:
@@ -78,6 +79,10 @@ def run_dag(dag_id: str, conf: dict | None = None, logical_date: str | None = No
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "standalone":  # the Airflow UI on :8080 with our DAGs and connection
+        env = airflow_env()
+        migrate(env)
+        return _airflow(env, "standalone", check=False).returncode
     if not argv or argv[0] not in ("run", "env"):
         print(__doc__)
         return 2

@@ -1,0 +1,354 @@
+"""Bytes -> rows: the single entry point the Spark ingest stage calls on its executors.
+
+``iter_file`` yields ``("doc", row)`` rows shaped like ``WEB_DOCUMENT_SCHEMA`` and
+``("reject", row)`` rows shaped like ``QUARANTINE_SCHEMA`` (stage ``ingest-cc``). It never raises
+for bad input: every problem becomes a reject row with a stable ``reason`` and reading continues
+with the next record. Reason codes:
+
+file level (``record_offset`` None):
+  not_found, access_denied, fetch_failed   the file could not be opened (sources.open_input)
+  empty_file                               0 bytes, or no records at all
+  not_warc                                 does not start with a WARC record
+  unsupported_format                       ARC (``filedesc://``) or zstd input
+record level (``record_offset`` = compressed offset of the gzip member / raw offset):
+  truncated_gzip      the input ended inside a gzip member (detected via zlib end-of-member)
+  corrupt_gzip        a gzip member failed to inflate (bad data / CRC); reading resumes at the
+                      next member
+  trailing_garbage    non-gzip bytes after a gzip member; reading resumes at the next member
+  truncated_record    uncompressed input ended inside a record
+  fetch_failed        a network read failed mid-file after retries
+  bad_content_length  Content-Length does not end the record; the record is re-framed at the next
+                      ``WARC/1.x`` line and, when that works, its document is ALSO emitted
+  bad_record_header   no WARC version line / Content-Length where a record should start
+  malformed_record    FastWARC could not parse the framed record
+  bad_http            the HTTP header block of a response could not be parsed
+  oversized_record    record block (or decoded HTTP body) larger than max_record_bytes
+  invalid_utf8        WET text with more than 1% invalid UTF-8
+  invalid_encoding    HTML that no charset decodes with less than 1% replacement characters
+  empty_extraction    text shorter than min_text_chars after extraction
+  extract_failed      an unexpected error while extracting one record (message has the details)
+
+Skipped and only counted (not quarantined): non-HTML responses (``skipped_non_html``), non-2xx
+responses (``skipped_http_status``), and other record types (``skipped_other_type``: warcinfo,
+request, metadata, revisit, resource; conversion records when fmt="warc", responses when
+fmt="wet").
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from lmdata.document import QUARANTINE_SCHEMA, WEB_DOCUMENT_SCHEMA, host_of, stable_doc_id
+from lmdata.errors import ConfigError, RecordError
+from lmdata.ingest.sources import SourceOptions, open_input
+from lmdata.ingest.warc import Frame, Problem, extract_html, is_html, iter_frames, mime_of
+from lmdata.ingest.wet import decode_wet, too_invalid
+
+STAGE = "ingest-cc"
+SOURCE_WET = "cc-wet"
+SOURCE_WARC = "cc-warc"
+FORMATS = ("auto", "wet", "warc")
+DOC_FIELDS = tuple(f.name for f in WEB_DOCUMENT_SCHEMA)
+REJECT_FIELDS = tuple(f.name for f in QUARANTINE_SCHEMA)
+
+_IS_PART_OF = re.compile(rb"(?im)^ispartof:[ \t]*(\S+)")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    crawl: str  # e.g. "CC-MAIN-2024-22"; kept even if the file's warcinfo isPartOf differs
+    # "wet" -> conversion records only, "warc" -> response records only; "auto" takes both and
+    # dispatches per record type (conversion -> WET text, response -> HTML extraction), which
+    # also handles files whose name says nothing (cc_net's sample.warc.txt is a WET file).
+    fmt: str = "auto"
+    run_id: str = ""
+    slice: str = ""  # "i/n"
+    max_record_bytes: int = 50 * 1024 * 1024
+    min_text_chars: int = 1
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise ConfigError(f"ingest fmt must be one of {FORMATS}, got {self.fmt!r}")
+        if self.max_record_bytes < 1:
+            raise ConfigError(f"max_record_bytes must be >= 1, got {self.max_record_bytes}")
+        if self.min_text_chars < 0:
+            raise ConfigError(f"min_text_chars must be >= 0, got {self.min_text_chars}")
+
+
+class IngestCounters(Counter):
+    """Counters of one or more ingested files (a ``collections.Counter``).
+
+    Keys: files, records_seen, docs, skipped_non_html, skipped_http_status, skipped_other_type,
+    rejected:<reason>, bytes_read (compressed bytes read from the source), decode_replacements,
+    docs_with_replacements, charset_detected, charset_overridden, salvaged_records, truncated_payload,
+    http_decode_fallback, crawl_mismatch, resyncs, fetch_retries.
+    """
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        return {k.split(":", 1)[1]: v for k, v in self.items() if k.startswith("rejected:")}
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+def reject_row(
+    uri: str,
+    opts: IngestOptions,
+    reason: str,
+    error: str,
+    offset: int | None = None,
+    record_id: str | None = None,
+) -> dict:
+    return {
+        "input_uri": uri,
+        "record_offset": offset,
+        "record_id": record_id,
+        "stage": STAGE,
+        "reason": reason,
+        "error": error,
+        "run_id": opts.run_id,
+        "crawl": opts.crawl,
+        "slice": opts.slice,
+    }
+
+
+def _clean_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    url = url.strip()
+    if url.startswith("<") and url.endswith(">"):  # wget writes <http://...>
+        url = url[1:-1].strip()
+    return url or None
+
+
+def _digest(headers, payload: bytes) -> str:
+    d = headers.get("WARC-Payload-Digest") or headers.get("WARC-Block-Digest")
+    if d:
+        return d.strip()
+    return "sha1:" + base64.b32encode(hashlib.sha1(payload).digest()).decode("ascii")
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _doc_row(uri, opts, frame, rec, source, url, payload_digest_src, **fields) -> dict:
+    row = {
+        "doc_id": stable_doc_id(source, url or frame.record_id or "", payload_digest_src),
+        "source": source,
+        "url": url,
+        "host": host_of(url),
+        "crawl": opts.crawl,
+        "warc_file": uri,
+        "record_offset": frame.offset,
+        "record_id": frame.record_id or rec.headers.get("WARC-Record-ID"),
+        "warc_date": rec.headers.get("WARC-Date"),
+        "content_type": None,
+        "charset": None,
+        "html_lang": None,
+        "cc_lang": rec.headers.get("WARC-Identified-Content-Language"),
+        "text": "",
+        "byte_length": None,
+        "ingest_run_id": opts.run_id,
+        "slice": opts.slice,
+    }
+    row.update(fields)
+    return row
+
+
+def _wet_doc(uri, opts, frame, rec, counters) -> dict:
+    payload = rec.reader.read()
+    dec = decode_wet(payload)
+    if dec.invalid:
+        if too_invalid(dec.invalid, dec.text):
+            raise _Reject(
+                "invalid_utf8",
+                f"{dec.invalid} invalid UTF-8 sequences in {len(dec.text)} characters",
+            )
+        counters["decode_replacements"] += dec.invalid
+        counters["docs_with_replacements"] += 1
+    if len(dec.text.strip()) < opts.min_text_chars:
+        raise _Reject("empty_extraction", f"WET text has {len(dec.text.strip())} characters")
+    url = _clean_url(rec.headers.get("WARC-Target-URI"))
+    return _doc_row(
+        uri,
+        opts,
+        frame,
+        rec,
+        SOURCE_WET,
+        url,
+        _digest(rec.headers, payload),
+        content_type=mime_of(rec.headers.get("Content-Type")) or "text/plain",
+        charset="utf-8",
+        text=dec.text,
+        byte_length=len(payload),
+    )
+
+
+def _http_body(frame: Frame, max_bytes: int, counters):
+    """Parse the HTTP response in a framed record and read its (decoded) body."""
+    from fastwarc.warc import WarcRecord
+
+    for mode in ("all", "none"):
+        rec = WarcRecord.from_bytes(frame.header + frame.block)
+        try:
+            rec.parse_http(auto_decode=mode)
+            body = rec.reader.read(max_bytes + 1)
+        except OSError as e:
+            if mode == "none":
+                raise _Reject("bad_http", f"unparseable HTTP response: {e}") from e
+            # Chunked / gzip / brotli decoding failed (e.g. a header that lies about the
+            # encoding): fall back to the body as stored.
+            continue
+        if mode == "none":
+            counters["http_decode_fallback"] += 1
+        return rec, body
+    raise AssertionError("unreachable")
+
+
+def _warc_doc(uri, opts, frame, counters) -> dict | None:
+    rec, body = _http_body(frame, opts.max_record_bytes, counters)
+    status = rec.http_headers.status_code if rec.is_http else None
+    if status is None:
+        raise _Reject("bad_http", "response record without an HTTP status line")
+    if not 200 <= status < 300:
+        counters["skipped_http_status"] += 1
+        return None
+    if len(body) > opts.max_record_bytes:
+        raise _Reject(
+            "oversized_record",
+            f"decoded HTTP body exceeds max_record_bytes={opts.max_record_bytes}",
+        )
+    http_mime = mime_of(rec.http_content_type)
+    ident = mime_of(rec.headers.get("WARC-Identified-Payload-Type"))
+    if not is_html(http_mime, ident, body):
+        counters["skipped_non_html"] += 1
+        return None
+    ht = extract_html(body, rec.http_charset)
+    dec = ht.decoded
+    if dec.replaced:
+        if too_invalid(dec.replaced, dec.text):
+            raise _Reject(
+                "invalid_encoding",
+                f"{dec.replaced} undecodable characters with charset {dec.charset} "
+                f"(declared {rec.http_charset!r})",
+            )
+        counters["decode_replacements"] += dec.replaced
+        counters["docs_with_replacements"] += 1
+    if dec.how in ("detected", "fallback"):
+        counters["charset_detected"] += 1  # no usable declaration: byte detection decided
+    if rec.http_charset and dec.how not in ("http", "bom"):
+        counters["charset_overridden"] += 1  # the HTTP charset did not decode the bytes
+    if len(ht.text.strip()) < opts.min_text_chars:
+        raise _Reject("empty_extraction", f"HTML main text has {len(ht.text.strip())} characters")
+    if rec.headers.get("WARC-Truncated"):
+        counters["truncated_payload"] += 1
+    url = _clean_url(rec.headers.get("WARC-Target-URI"))
+    return _doc_row(
+        uri,
+        opts,
+        frame,
+        rec,
+        SOURCE_WARC,
+        url,
+        _digest(rec.headers, body),
+        content_type=http_mime
+        if http_mime in ("text/html", "application/xhtml+xml")
+        else "text/html",
+        charset=dec.charset,
+        html_lang=ht.html_lang,
+        text=ht.text,
+        byte_length=len(body),
+    )
+
+
+def _frame_doc(uri: str, opts: IngestOptions, frame: Frame, counters) -> dict | None:
+    from fastwarc.warc import WarcRecord, WarcRecordType
+
+    try:
+        rec = WarcRecord.from_bytes(frame.header + frame.block)
+    except OSError as e:
+        raise _Reject("malformed_record", f"FastWARC cannot parse the record: {e}") from e
+    rtype = rec.record_type
+    if rtype == WarcRecordType.conversion and opts.fmt in ("auto", "wet"):
+        return _wet_doc(uri, opts, frame, rec, counters)
+    if rtype == WarcRecordType.response and opts.fmt in ("auto", "warc"):
+        return _warc_doc(uri, opts, frame, counters)
+    if rtype == WarcRecordType.warcinfo:
+        m = _IS_PART_OF.search(frame.block)
+        if m and m.group(1).decode("utf-8", "replace") != opts.crawl:
+            counters["crawl_mismatch"] += 1
+    counters["skipped_other_type"] += 1
+    return None
+
+
+def iter_file(
+    uri: str,
+    stream: BinaryIO,
+    opts: IngestOptions,
+    *,
+    counters: Counter | None = None,
+) -> Iterator[tuple[str, dict]]:
+    """Rows of one already-open input (WARC or WET, gzip or plain). Never raises for bad input."""
+    counters = counters if counters is not None else IngestCounters()
+    for item in iter_frames(stream, max_record_bytes=opts.max_record_bytes, counters=counters):
+        if isinstance(item, Problem):
+            counters[f"rejected:{item.reason}"] += 1
+            yield (
+                "reject",
+                reject_row(uri, opts, item.reason, item.message, item.offset, item.record_id),
+            )
+            continue
+        try:
+            row = _frame_doc(uri, opts, item, counters)
+        except _Reject as e:
+            counters[f"rejected:{e.reason}"] += 1
+            yield "reject", reject_row(uri, opts, e.reason, str(e), item.offset, item.record_id)
+            continue
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - one bad record must not stop the file
+            counters["rejected:extract_failed"] += 1
+            msg = f"{type(e).__name__}: {e}"
+            yield (
+                "reject",
+                reject_row(uri, opts, "extract_failed", msg, item.offset, item.record_id),
+            )
+            continue
+        if row is not None:
+            if item.salvaged:
+                counters["salvaged_records"] += 1
+            counters["docs"] += 1
+            yield "doc", row
+
+
+def ingest_uri(
+    uri: str,
+    opts: IngestOptions,
+    src: SourceOptions,
+    *,
+    counters: Counter | None = None,
+) -> Iterator[tuple[str, dict]]:
+    """``open_input`` + ``iter_file``; an open failure is ONE reject row (record_offset None)."""
+    counters = counters if counters is not None else IngestCounters()
+    counters["files"] += 1
+    try:
+        stream = open_input(uri, src, counters=counters)
+    except RecordError as e:
+        counters[f"rejected:{e.reason}"] += 1
+        yield "reject", reject_row(uri, opts, e.reason, str(e), None)
+        return
+    try:
+        yield from iter_file(uri, stream, opts, counters=counters)
+    finally:
+        stream.close()

@@ -1,0 +1,42 @@
+"""`make run`'s path: the web_pipeline DAG through real Airflow (`airflow dags test`, SQLite),
+SparkSubmitOperator -> spark-submit -> stages -> Delta tables."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmdata.lake import delta
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.airflow, pytest.mark.spark, pytest.mark.slow]
+
+
+def test_web_pipeline_through_airflow(tmp_path):
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}",
+        LMDATA_LAKE=str(tmp_path / "lake"),
+        LMDATA_RUNS_DIR=str(tmp_path / "runs"),
+        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+    )
+    proc = subprocess.run([sys.executable, "-m", "lmdata.workflow.local", "run", "web_pipeline"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert "spark-submit" in out and "LMDATA_STATS" in out
+    lake = str(tmp_path / "lake")
+    bronze = delta.read_arrow(delta.table_uri(lake, delta.BRONZE_WEB))
+    gold = delta.read_arrow(delta.table_uri(lake, delta.GOLD_WEB))
+    # the sample: 1 WET conversion record (CC-MAIN-2024-22) + 16 HTML responses (CC-MAIN-2020-34)
+    assert sorted(set(bronze["crawl"].to_pylist())) == ["CC-MAIN-2020-34", "CC-MAIN-2024-22"]
+    assert bronze.num_rows == 17
+    assert 0 < gold.num_rows <= bronze.num_rows
+    assert set(gold["doc_id"].to_pylist()) <= set(bronze["doc_id"].to_pylist())
+    # stats files of every stage task were written
+    assert len(list((tmp_path / "runs").rglob("*.json"))) == 3
+    # the run printed what it produced
+    assert "gold/web_documents" in proc.stdout and "bronze/web_documents" in proc.stdout
