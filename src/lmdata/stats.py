@@ -51,6 +51,11 @@ class StageStats:
 
     def summary(self) -> str:
         parts = [f"{self.stage} [{self.status}] in={self.rows_in} out={self.rows_out}"]
+        files = self.counters.get("files_selected") or self.counters.get("files")
+        if files:
+            parts.append(f"files={files}")
+        if self.bytes_in:
+            parts.append(f"bytes={self.bytes_in / 1e6:.1f}MB")
         if self.dropped:
             parts.append("dropped=" + ",".join(f"{k}:{v}" for k, v in sorted(self.dropped.items())))
         if self.quarantined:

@@ -23,13 +23,20 @@ def _bucket(tmp_path: Path) -> Path:
     shutil.copy(CC / "whirlwind.warc.wet.gz", seg / "a.warc.wet.gz")
     data = (CC / "whirlwind.warc.wet.gz").read_bytes()
     (seg / "b-truncated.warc.wet.gz").write_bytes(data[: len(data) - 700])
-    listing = "\n".join(f"crawl-data/CC-MAIN-2024-22/segments/1/wet/{n}" for n in ("a.warc.wet.gz", "b-truncated.warc.wet.gz"))
-    (root / "crawl-data" / "CC-MAIN-2024-22" / "wet.paths.gz").write_bytes(gzip.compress(listing.encode()))
+    listing = "\n".join(
+        f"crawl-data/CC-MAIN-2024-22/segments/1/wet/{n}"
+        for n in ("a.warc.wet.gz", "b-truncated.warc.wet.gz")
+    )
+    (root / "crawl-data" / "CC-MAIN-2024-22" / "wet.paths.gz").write_bytes(
+        gzip.compress(listing.encode())
+    )
     return root
 
 
 def _run(stage, lake, *args):
-    code, stats = execute(get_stage(stage), ["--lake", str(lake), "--params", str(ROOT / "params.yaml"), *args])
+    code, stats = execute(
+        get_stage(stage), ["--lake", str(lake), "--params", str(ROOT / "params.yaml"), *args]
+    )
     assert code == 0, stats.error
     return stats
 
@@ -49,7 +56,10 @@ def test_ingest_quarantines_bad_file_and_reruns_are_idempotent(spark, tmp_path):
     assert s1.rows_out == len(rows1) >= 1
     assert any(u == "https://an.wikipedia.org/wiki/Escopete" for _, u, _ in rows1)
     q = delta.read_arrow(delta.table_uri(str(lake), delta.QUARANTINE)).to_pylist()
-    assert any(r["input_uri"].endswith("b-truncated.warc.wet.gz") and r["reason"] == "truncated_gzip" for r in q), q
+    assert any(
+        r["input_uri"].endswith("b-truncated.warc.wet.gz") and r["reason"] == "truncated_gzip"
+        for r in q
+    ), q
     assert s1.quarantined["truncated_gzip"] >= 1
     # an Airflow retry of the same run: nothing is added
     s2 = _run("ingest-cc", lake, *args, "--run-id", "r1")
@@ -78,14 +88,20 @@ def test_dedup_exact_keeps_one_per_text_and_url_deterministically(spark, tmp_pat
 
     rows = [
         doc("b", "CC-MAIN-2024-22", "http://x.org/1", "Hello  World"),
-        doc("a", "CC-MAIN-2024-22", "http://x.org/2", "hello world"),  # same normalized text, smaller id
+        doc(
+            "a", "CC-MAIN-2024-22", "http://x.org/2", "hello world"
+        ),  # same normalized text, smaller id
         doc("c", "CC-MAIN-2020-34", "http://y.org/1", "HELLO WORLD\n"),  # earliest crawl wins
         doc("d", "CC-MAIN-2024-22", "https://www.z.org/p/", "page one"),
         doc("e", "CC-MAIN-2024-22", "http://z.org/p", "page one, edited"),  # same URL as d
         doc("f", "CC-MAIN-2024-22", "http://u.org/", "unique"),
     ]
     df = spark.createDataFrame(rows, spark_schema(WEB_DOCUMENT_SCHEMA))
-    write_delta(df.repartition(3), delta.table_uri(str(lake), delta.BRONZE_WEB), partition_by=["crawl", "slice"])
+    write_delta(
+        df.repartition(3),
+        delta.table_uri(str(lake), delta.BRONZE_WEB),
+        partition_by=["crawl", "slice"],
+    )
     s = _run("dedup-exact", lake, "--run-id", "d1")
     gold = delta.table_uri(str(lake), delta.GOLD_WEB)
     kept = sorted(delta.read_arrow(gold)["doc_id"].to_pylist())

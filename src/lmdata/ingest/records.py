@@ -27,6 +27,7 @@ record level (``record_offset`` = compressed offset of the gzip member / raw off
   invalid_encoding    HTML that no charset decodes with less than 1% replacement characters
   empty_extraction    text shorter than min_text_chars after extraction
   extract_failed      an unexpected error while extracting one record (message has the details)
+  internal_error      an unexpected error in the framing code; the rest of the file is not read
 
 Skipped and only counted (not quarantined): non-HTML responses (``skipped_non_html``), non-2xx
 responses (``skipped_http_status``), and other record types (``skipped_other_type``: warcinfo,
@@ -167,7 +168,7 @@ def _doc_row(uri, opts, frame, rec, source, url, payload_digest_src, **fields) -
 
 
 def _wet_doc(uri, opts, frame, rec, counters) -> dict:
-    payload = rec.reader.read()
+    payload = frame.block  # a conversion record's block is the text (no HTTP envelope)
     dec = decode_wet(payload)
     if dec.invalid:
         if too_invalid(dec.invalid, dec.text):
@@ -195,12 +196,13 @@ def _wet_doc(uri, opts, frame, rec, counters) -> dict:
     )
 
 
-def _http_body(frame: Frame, max_bytes: int, counters):
-    """Parse the HTTP response in a framed record and read its (decoded) body."""
+def _http_body(rec, data: bytes, max_bytes: int, counters):
+    """Parse the HTTP response of a record and read its (decoded) body."""
     from fastwarc.warc import WarcRecord
 
     for mode in ("all", "none"):
-        rec = WarcRecord.from_bytes(frame.header + frame.block)
+        if mode == "none":
+            rec = WarcRecord.from_bytes(data)
         try:
             rec.parse_http(auto_decode=mode)
             body = rec.reader.read(max_bytes + 1)
@@ -216,8 +218,8 @@ def _http_body(frame: Frame, max_bytes: int, counters):
     raise AssertionError("unreachable")
 
 
-def _warc_doc(uri, opts, frame, counters) -> dict | None:
-    rec, body = _http_body(frame, opts.max_record_bytes, counters)
+def _warc_doc(uri, opts, frame, rec, data, counters) -> dict | None:
+    rec, body = _http_body(rec, data, opts.max_record_bytes, counters)
     status = rec.http_headers.status_code if rec.is_http else None
     if status is None:
         raise _Reject("bad_http", "response record without an HTTP status line")
@@ -275,15 +277,16 @@ def _warc_doc(uri, opts, frame, counters) -> dict | None:
 def _frame_doc(uri: str, opts: IngestOptions, frame: Frame, counters) -> dict | None:
     from fastwarc.warc import WarcRecord, WarcRecordType
 
+    data = frame.header + frame.block
     try:
-        rec = WarcRecord.from_bytes(frame.header + frame.block)
+        rec = WarcRecord.from_bytes(data)
     except OSError as e:
         raise _Reject("malformed_record", f"FastWARC cannot parse the record: {e}") from e
     rtype = rec.record_type
     if rtype == WarcRecordType.conversion and opts.fmt in ("auto", "wet"):
         return _wet_doc(uri, opts, frame, rec, counters)
     if rtype == WarcRecordType.response and opts.fmt in ("auto", "warc"):
-        return _warc_doc(uri, opts, frame, counters)
+        return _warc_doc(uri, opts, frame, rec, data, counters)
     if rtype == WarcRecordType.warcinfo:
         m = _IS_PART_OF.search(frame.block)
         if m and m.group(1).decode("utf-8", "replace") != opts.crawl:
@@ -301,7 +304,21 @@ def iter_file(
 ) -> Iterator[tuple[str, dict]]:
     """Rows of one already-open input (WARC or WET, gzip or plain). Never raises for bad input."""
     counters = counters if counters is not None else IngestCounters()
-    for item in iter_frames(stream, max_record_bytes=opts.max_record_bytes, counters=counters):
+    frames = iter_frames(stream, max_record_bytes=opts.max_record_bytes, counters=counters)
+    last_offset = None
+    while True:
+        try:
+            item = next(frames)
+        except StopIteration:
+            return
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - a framing bug must cost one file, not the job
+            counters["rejected:internal_error"] += 1
+            msg = f"reading stopped after offset {last_offset}: {type(e).__name__}: {e}"
+            yield "reject", reject_row(uri, opts, "internal_error", msg, last_offset)
+            return
+        last_offset = item.offset if item.offset is not None else last_offset
         if isinstance(item, Problem):
             counters[f"rejected:{item.reason}"] += 1
             yield (

@@ -186,6 +186,7 @@ class _ResumingReader(io.RawIOBase):
         self._opts = opts
         self._counters = counters
         self._pos = 0
+        self._body = None
         self._body, self._etag, self._size = _with_retries(
             lambda: opener(0, None), uri, opts, counters
         )
@@ -214,9 +215,7 @@ class _ResumingReader(io.RawIOBase):
             raise _Transient(f"{self._uri}: read failed at byte {self._pos}: {e!r}") from e
         if not data and n and self._size is not None and self._pos < self._size:
             self._close_body()
-            raise _Transient(
-                f"{self._uri}: connection closed at byte {self._pos} of {self._size}"
-            )
+            raise _Transient(f"{self._uri}: connection closed at byte {self._pos} of {self._size}")
         return data
 
     def read(self, n: int = -1) -> bytes:

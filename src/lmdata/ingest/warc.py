@@ -97,7 +97,6 @@ class DecodedInput:
         head = self._peek_raw(4)
         self.gzip = head.startswith(_GZIP_MAGIC)
         self.zstd = head.startswith(_ZSTD_MAGIC)
-        self.empty = head == b""
 
     # raw side
     def _read_raw(self) -> bool:
@@ -173,18 +172,11 @@ class DecodedInput:
                 self._member_c = self._rpos + self._ridx
                 self._members_u.append(self.uend)
                 self._members_c.append(self._member_c)
-            if self._ridx >= len(self._rbuf) and not self._read_raw():
-                if self.stop is None:
-                    # Input ended inside a gzip member: the end-of-member (CRC32/ISIZE) was never
-                    # reached. FastWARC would silently return the partial data as a short file.
-                    self._set_stop(
-                        "truncated_gzip",
-                        f"input ended inside the gzip member starting at byte {self._member_c}",
-                        self._member_c,
-                    )
-                self._d = None
-                return None
-            feed = memoryview(self._rbuf)[self._ridx : self._ridx + FEED_CHUNK]
+            have_input = self._ridx < len(self._rbuf) or self._read_raw()
+            # Without input, an empty feed drains output zlib may still hold back (max_length).
+            feed = (
+                memoryview(self._rbuf)[self._ridx : self._ridx + FEED_CHUNK] if have_input else b""
+            )
             try:
                 out = self._d.decompress(feed, INFLATE_CHUNK)
             except zlib.error as e:
@@ -202,6 +194,16 @@ class DecodedInput:
                 self._ridx += len(feed) - len(self._d.unconsumed_tail)
             if out:
                 return out
+            if not have_input and self._d is not None:
+                # Input ended inside a gzip member: the end of the member (CRC32 + ISIZE) was
+                # never reached. FastWARC would return the partial data as if it were complete.
+                self._set_stop(
+                    "truncated_gzip",
+                    f"input ended inside the gzip member starting at byte {self._member_c}",
+                    self._member_c,
+                )
+                self._d = None
+                return None
 
     def _resync_gzip(self) -> bool:
         """Skip raw bytes up to the next gzip member header; False at end of input."""
@@ -232,9 +234,6 @@ class DecodedInput:
             return False
         self.buf += out
         return True
-
-    def at_end(self, pos: int) -> bool:
-        return pos >= self.uend and not self.more()
 
     def resume(self) -> None:
         """Clear a stop; reading continues after the damaged region (next gzip member)."""

@@ -297,3 +297,86 @@ def test_read_failure_mid_file(h, three, exc):
     assert docs == [U1, U2]
     assert [r["reason"] for r in rejects] == ["fetch_failed"]
     assert rejects[0]["record_offset"] == members[3][0]
+
+
+# --- stream shapes (not damage, but they exercise the same buffering) -------------------------
+
+
+class _Trickle(io.RawIOBase):
+    """Returns at most `step` bytes per read, like a slow network stream."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data, self._pos, self._step = data, 0, step
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        out = self._data[self._pos : self._pos + min(self._step, n if n >= 0 else self._step)]
+        self._pos += len(out)
+        return out
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096])
+def test_tiny_reads_give_the_same_rows(h, wet_parts, three, step):
+    from lmdata.ingest.records import IngestOptions, iter_file
+
+    records = list(three)
+    records[2] = wet_parts.conv(U2, content_length=len(wet_parts.conv_block) + 50)
+    for data in (h.gz(*records), b"".join(records)):
+        expected = h.ingest_bytes(data).rows
+        got = list(
+            iter_file("mem://test.warc.gz", _Trickle(data, step), IngestOptions(crawl=h.CRAWL))
+        )
+        assert got == expected
+        assert [r["url"] for k, r in got if k == "doc"] == [U1, U2, U3]
+
+
+def test_one_gzip_member_for_the_whole_file(h, three):
+    res = h.ingest_bytes(gzip.compress(b"".join(three), mtime=0))
+    assert _urls(res) == [U1, U2, U3]
+    assert {d["record_offset"] for d in res.docs} == {0}  # the member holding each record
+
+
+def test_large_highly_compressible_records(h, wet_parts):
+    big = ("Lorem ipsum dolor sit amet. " * 150_000).encode()  # 4.2 MB, ~1000:1 in gzip
+    data = h.gz(wet_parts.conv(U1, big), wet_parts.conv(U2), wet_parts.conv(U3, big))
+    res = h.ingest_bytes(data)
+    assert _urls(res) == [U1, U2, U3] and res.rejects == []
+    assert res.docs[0]["text"] == res.docs[2]["text"] == big.decode()
+    assert res.docs[2]["record_offset"] == h.gzip_members(data)[2][0]
+
+
+# --- our own bugs must cost one record / one file, never the job -----------------------------
+
+
+def test_unexpected_extraction_error_is_one_reject(h, monkeypatch):
+    import lmdata.ingest.records as records
+
+    def boom(body, charset):
+        raise RuntimeError("extractor bug")
+
+    monkeypatch.setattr(records, "extract_html", boom)
+    res = h.ingest_path(h.CC / "warcfile.warc.gz")
+    assert res.reasons == ["extract_failed"] * 16
+    assert "RuntimeError: extractor bug" in res.rejects[0]["error"]
+    assert res.counters.rejected == {"extract_failed": 16}
+    assert res.counters.rejected_total == 16
+
+
+def test_unexpected_framing_error_is_one_file_reject(h, three, monkeypatch):
+    import lmdata.ingest.records as records
+
+    real = records.iter_frames
+
+    def flaky(*a, **kw):
+        for i, item in enumerate(real(*a, **kw)):
+            if i == 2:
+                raise ValueError("framer bug")
+            yield item
+
+    monkeypatch.setattr(records, "iter_frames", flaky)
+    res = h.ingest_bytes(h.gz(*three))
+    assert _urls(res) == [U1]
+    assert res.reasons == ["internal_error"]
+    assert "framer bug" in res.rejects[0]["error"]

@@ -32,7 +32,9 @@ def _ingest_root(root: str, src: SourceOptions, fmt: str, crawl: str):
 
 
 def _without_file(rows):
-    return [(k, {f: v for f, v in r.items() if f not in ("warc_file", "input_uri")}) for k, r in rows]
+    return [
+        (k, {f: v for f, v in r.items() if f not in ("warc_file", "input_uri")}) for k, r in rows
+    ]
 
 
 def test_same_rows_from_local_s3_unsigned_s3_and_http(h, cc_tree, moto_s3, http_cc):
@@ -104,9 +106,13 @@ def test_http_connection_dropped_mid_body_is_resumed_with_range(h, http_cc, cc_t
     path = "/flaky/" + h.WET2_REL
     c = IngestCounters()
     rows = list(
-        ingest_uri(http_cc.base + path, IngestOptions(crawl=h.CRAWL), SourceOptions(**FAST), counters=c)
+        ingest_uri(
+            http_cc.base + path, IngestOptions(crawl=h.CRAWL), SourceOptions(**FAST), counters=c
+        )
     )
-    local = list(ingest_uri(str(cc_tree / h.WET2_REL), IngestOptions(crawl=h.CRAWL), SourceOptions()))
+    local = list(
+        ingest_uri(str(cc_tree / h.WET2_REL), IngestOptions(crawl=h.CRAWL), SourceOptions())
+    )
     assert _without_file(rows) == _without_file(local)
     assert [k for k, _ in rows] == ["doc"] * 3
     assert http_cc.hits[path] == 2 and c["fetch_retries"] == 1
@@ -121,7 +127,9 @@ def test_local_paths_and_file_uris(h, tmp_path):
         open_input(str(tmp_path / "missing.warc.gz"), src)
     assert e.value.reason == "not_found"
     rows = list(ingest_uri(str(tmp_path / "missing.warc.gz"), IngestOptions(crawl="c"), src))
-    assert [(k, r["reason"], r["record_offset"]) for k, r in rows] == [("reject", "not_found", None)]
+    assert [(k, r["reason"], r["record_offset"]) for k, r in rows] == [
+        ("reject", "not_found", None)
+    ]
 
 
 def test_join_uri():

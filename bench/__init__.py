@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): corpus builder and side-by-side timings; results in BENCHMARKS.md."""

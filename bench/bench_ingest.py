@@ -1,0 +1,438 @@
+"""Benchmark (not a test): `lmdata ingest-cc` (WET) side by side with a plain FastWARC loop.
+
+    python -m bench.bench_ingest --mb 200          # builds/reuses bench/out/cc-wet-mb200-seed0
+
+Same corpus, same invocation, runs interleaved (peer, lmdata, peer, lmdata, ...):
+
+- peer: the physical floor, one process, one core: every WET file of the listing through
+  ``ArchiveIterator(GzipReader(path), record_types=WarcRecordType.conversion)``, each payload read
+  and decoded as UTF-8 (FastWARC 2.0 replaced ``GZipStream(FileStream(path, "rb"))`` with
+  ``GzipReader(path)``). Runs in a fresh subprocess; its loop time, CPU time and
+  ``getrusage(RUSAGE_SELF).ru_maxrss`` are reported.
+- lmdata: ``.venv/bin/lmdata ingest-cc --lake <fresh lake> --source <corpus> --crawl
+  CC-MAIN-2099-01 --format wet --run-id bench-<n> --set spark.master=local[2]`` as a subprocess,
+  writing real Delta tables. Times: the whole command (wall clock), the stage's own ``seconds``
+  from its ``LMDATA_STATS`` line (from argument parsing to the end of the stage: it includes the
+  SparkSession/JVM start, which happens lazily inside the stage, and excludes Python start-up and
+  shutdown), and ``work`` = from the stage's first log line after the session is up ("[ingest-cc]
+  ingest N wet files") to its final summary line. Memory: psutil samples (every 0.2 s) of the
+  process tree under the command (driver Python, JVM, Python workers; RSS summed, so shared pages
+  count twice), and ``getrusage(RUSAGE_CHILDREN)`` taken by a tiny wrapper process around the
+  command (largest single descendant that was waited for, normally the JVM; plus the CPU time of
+  all waited-for descendants).
+
+Asserts that both saw the same number of conversion records (and that this is the corpus's count),
+prints a table, and writes it into BENCHMARKS.md (section "Ingest (WET)").
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench import corpus as corpus_mod
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = REPO / ".venv" / "bin"
+OUT = REPO / "bench" / "out"
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+MIB = 1 << 20
+SECTION = "## Ingest (WET)"
+
+_WRAPPER = r"""
+import json, resource, subprocess, sys
+r = subprocess.run(sys.argv[2:])
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as f:
+    json.dump({"rc": r.returncode, "maxrss_kib": u.ru_maxrss, "utime": u.ru_utime,
+               "stime": u.ru_stime}, f)
+sys.exit(r.returncode)
+"""
+_LOG_TS = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO lmdata: "
+
+
+# --------------------------------------------------------------------------- the peer
+
+
+def listing(root: Path) -> list[Path]:
+    lst = root / "crawl-data" / corpus_mod.CRAWL / "wet.paths.gz"
+    rels = gzip.decompress(lst.read_bytes()).decode().split()
+    return [root / r for r in rels]
+
+
+def peer_worker(root: Path) -> dict:
+    """The plain single-process FastWARC loop (runs inside its own subprocess)."""
+    from fastwarc.stream_io import GzipReader
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    files = listing(root)
+    records = payload = chars = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    for path in files:
+        for rec in ArchiveIterator(GzipReader(str(path)), record_types=WarcRecordType.conversion):
+            data = rec.reader.read()
+            text = data.decode("utf-8", "replace")
+            records += 1
+            payload += len(data)
+            chars += len(text)
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    return {
+        "records": records,
+        "payload_bytes": payload,
+        "chars": chars,
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+def run_peer(root: Path) -> dict:
+    t0 = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-m", "bench.bench_ingest", "--peer-worker", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    res["wall_s"] = time.perf_counter() - t0
+    return res
+
+
+# --------------------------------------------------------------------------- lmdata
+
+
+class TreeSampler(threading.Thread):
+    """Peak RSS of all descendants of ``pid`` (psutil), sampled every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.stop = threading.Event()
+        self.peak_tree = self.peak_single = self.max_procs = 0
+        self.samples = 0
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stop.is_set():
+            try:
+                procs = root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                return
+            total = 0
+            for q in procs:
+                try:
+                    rss = q.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                total += rss
+                self.peak_single = max(self.peak_single, rss)
+            self.peak_tree = max(self.peak_tree, total)
+            self.max_procs = max(self.max_procs, len(procs))
+            self.samples += 1
+            self.stop.wait(self.interval)
+
+
+def _log_time(text: str, pattern: str) -> float | None:
+    m = re.search(_LOG_TS + pattern, text, re.M)
+    if not m:
+        return None
+    return dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def run_lmdata(root: Path, n: int, master: str, workdir: Path) -> dict:
+    lake = workdir / f"lake-{n}"
+    shutil.rmtree(lake, ignore_errors=True)
+    run_dir = workdir / f"lmdata-run-{n}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(VENV_BIN / "lmdata"), "ingest-cc", "--lake", str(lake), "--source", str(root),
+        "--crawl", corpus_mod.CRAWL, "--format", "wet", "--run-id", f"bench-{n}",
+        "--set", f"spark.master={master}",
+    ]  # fmt: skip
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("LMDATA_SPARK_CONF", None)
+    env.pop("LMDATA_SPARK_MASTER", None)
+    rus = run_dir / "rusage.json"
+    with open(run_dir / "stdout.txt", "w") as out, open(run_dir / "stderr.txt", "w") as err:
+        t_start = time.time()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRAPPER, str(rus), *cmd], cwd=REPO, env=env,
+            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        rc = proc.wait()
+        wall = time.perf_counter() - t0
+        sampler.stop.set()
+        sampler.join()
+    stdout = (run_dir / "stdout.txt").read_text()
+    stderr = (run_dir / "stderr.txt").read_text()
+    line = next((x for x in stdout.splitlines() if x.startswith("LMDATA_STATS ")), None)
+    if rc != 0 or line is None:
+        raise RuntimeError(
+            f"lmdata ingest-cc failed (exit {rc}); command: {' '.join(cmd)}\n"
+            f"--- stdout (tail)\n{stdout[-4000:]}\n--- stderr (tail)\n{stderr[-8000:]}"
+        )
+    stats = json.loads(line.split(" ", 1)[1])
+    if stats.get("status") != "ok":
+        raise RuntimeError(f"lmdata ingest-cc status {stats.get('status')}: {stats.get('error')}")
+    logs = stdout + "\n" + stderr
+    t_ready = _log_time(logs, r"\[ingest-cc\] ingest ")
+    t_done = _log_time(logs, r"ingest-cc \[")
+    ru = json.loads(rus.read_text())
+    from lmdata.lake import delta
+
+    bronze_rows = sum(f.num_records or 0 for f in delta.snapshot_files(
+        delta.table_uri(str(lake), delta.BRONZE_WEB))[1])  # fmt: skip
+    res = {
+        "wall_s": wall,
+        "stage_s": float(stats["seconds"]),
+        "ready_s": (t_ready - t_start) if t_ready else None,
+        "work_s": (t_done - t_ready) if (t_ready and t_done) else None,
+        "docs": int(stats["counters"].get("docs", 0)),
+        "quarantined": int(sum(stats.get("quarantined", {}).values())),
+        "records_seen": int(stats.get("rows_in", 0)),
+        "rows_out": int(stats.get("rows_out", 0)),
+        "bytes_in": int(stats.get("bytes_in", 0)),
+        "bronze_rows": bronze_rows,
+        "tree_peak_rss": sampler.peak_tree,
+        "single_peak_rss": sampler.peak_single,
+        "max_procs": sampler.max_procs,
+        "samples": sampler.samples,
+        "rusage_children_maxrss_kib": ru["maxrss_kib"],
+        "cpu_s": ru["utime"] + ru["stime"],
+        "stats": stats,
+    }
+    shutil.rmtree(lake, ignore_errors=True)
+    return res
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _best_median(xs: list[float]) -> tuple[float, float]:
+    return min(xs), statistics.median(xs)
+
+
+def _fmt(x: float, nd: int = 1) -> str:
+    return f"{x:,.{nd}f}"
+
+
+def report(meta: dict, peers: list[dict], runs: list[dict], master: str, cores: int) -> str:
+    n = meta["conversion_records"]
+    comp, pay = meta["compressed_bytes"] / MIB, meta["payload_bytes"] / MIB
+
+    def row(name: str, times: list[float], ncores: int, mem: str, cpu: list[float]) -> str:
+        b, m = _best_median(times)
+        cells = [name, f"{_fmt(b, 2)} / {_fmt(m, 2)}"]
+        cells.append(f"{_fmt(n / b, 0)} / {_fmt(n / m, 0)}")
+        cells.append(f"{_fmt(comp / b)} / {_fmt(comp / m)}")
+        cells.append(f"{_fmt(pay / b)} / {_fmt(pay / m)}")
+        cells.append(str(ncores))
+        cells.append(f"{_fmt(n / b / ncores, 0)} / {_fmt(n / m / ncores, 0)}")
+        cells.append(f"{_fmt(pay / b / ncores)} / {_fmt(pay / m / ncores)}")
+        cells.append(f"{_fmt(statistics.median(cpu))}")
+        cells.append(mem)
+        return "| " + " | ".join(cells) + " |"
+
+    peer_t = [p["seconds"] for p in peers]
+    wall_t = [r["wall_s"] for r in runs]
+    stage_t = [r["stage_s"] for r in runs]
+    work_t = [r["work_s"] for r in runs if r["work_s"] is not None]
+    peer_mem = f"{max(p['maxrss_kib'] for p in peers) / 1024:,.0f} MiB (maxrss)"
+    tree = max(r["tree_peak_rss"] for r in runs) / MIB
+    single = max(r["rusage_children_maxrss_kib"] for r in runs) / 1024
+    lm_mem = f"{tree:,.0f} MiB tree (psutil) · {single:,.0f} MiB largest process (rusage)"
+    head = (
+        "| run | time s (best / median) | records/s | MiB/s compressed | MiB/s payload | cores "
+        "| records/s/core | MiB/s payload/core | CPU s (user+sys) | peak memory |\n"
+        "|---|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [
+        head,
+        row("peer: FastWARC loop (loop time)", peer_t, 1, peer_mem, [p["cpu_s"] for p in peers]),
+        row(
+            "lmdata ingest-cc, whole command (wall)",
+            wall_t,
+            cores,
+            lm_mem,
+            [r["cpu_s"] for r in runs],
+        ),  # fmt: skip
+        row(
+            "lmdata ingest-cc, stage `seconds`",
+            stage_t,
+            cores,
+            "(same runs)",
+            [r["cpu_s"] for r in runs],
+        ),
+    ]
+    if work_t:
+        lines.append(
+            row(
+                "lmdata ingest-cc, work after Spark is up",
+                work_t,
+                cores,
+                "(same runs)",
+                [r["cpu_s"] for r in runs],
+            )  # fmt: skip
+        )
+    pb, pm = _best_median(peer_t)
+    ratios = ["", "| lmdata / peer | best | median | per core (x cores/1), best | median |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for name, ts in (("whole command", wall_t), ("stage `seconds`", stage_t), ("work", work_t)):
+        if not ts:
+            continue
+        b, m = _best_median(ts)
+        ratios.append(
+            f"| {name} | {b / pb:,.1f}x | {m / pm:,.1f}x | {b * cores / pb:,.1f}x "
+            f"| {m * cores / pm:,.1f}x |"
+        )
+    ready = ", ".join(f"{r['ready_s']:.1f}" for r in runs if r["ready_s"] is not None)
+    peer_wall = ", ".join(f"{p['wall_s']:.2f}" for p in peers)
+    extra = [
+        "",
+        f"Corpus: `bench/out/{Path(meta['root']).name}` (mb={meta['mb']}, seed={meta['seed']}): "
+        f"{meta['n_files']} WET files, {comp:,.1f} MiB compressed, {pay:,.1f} MiB payload "
+        f"(uncompressed conversion-record text), {n:,} conversion records "
+        f"(kinds: {', '.join(f'{k} {v:,}' for k, v in sorted(meta['kinds'].items()))}).",
+        f"Both saw {n:,} conversion records (asserted); lmdata wrote "
+        f"{runs[0]['bronze_rows']:,} rows to bronze/web_documents and quarantined "
+        f"{runs[0]['quarantined']} (read {runs[0]['bytes_in'] / MIB:,.1f} MiB compressed).",
+        f"Runs: {len(peers)} x peer, {len(runs)} x lmdata (`--set spark.master={master}`), "
+        f"interleaved; page cache warmed before the first run. lmdata Spark start-up (process "
+        f"start to the session being up): {ready} s; peer process wall incl. Python start: "
+        f"{peer_wall} s.",
+        f"lmdata processes in the tree: up to {max(r['max_procs'] for r in runs)} "
+        f"(driver Python, JVM, Python workers); RSS sampled every 0.2 s and summed.",
+    ]
+    return "\n".join(lines + ratios + extra)
+
+
+HEADER = """# Benchmarks
+
+Side-by-side benchmarks: each stage is timed on the same data, in the same invocation, beside a
+"peer" - the simplest program that does the same physical work (for ingest: a plain single-process
+FastWARC loop). The numbers that travel are the ratios (lmdata time / peer time, and per core:
+lmdata core-seconds / peer core-seconds), not the absolute times. Corpora are built
+deterministically from real text samples (`bench/corpus.py`, see bench/README.md).
+
+Machine for the numbers below: a VM with 2 cores and 24 GB RAM, shared with other work (other
+sessions build and test on it at the same time), so timings are noisy; each figure is the best
+and the median of repeated interleaved runs. MiB = 2^20 bytes; "payload" = the uncompressed text
+of the conversion records.
+"""
+
+
+def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
+    section = (
+        f"{SECTION}\n\n`{command}` ({stamp}; {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs visible)\n\n{section_body}\n"
+    )
+    if BENCHMARKS_MD.exists():
+        text = BENCHMARKS_MD.read_text()
+        start = text.find(SECTION)
+        if start >= 0:
+            nxt = text.find("\n## ", start + len(SECTION))
+            text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+    else:
+        text = HEADER + "\n" + section
+    BENCHMARKS_MD.write_text(text)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _cores(master: str) -> int:
+    m = re.fullmatch(r"local\[(\d+|\*)\]", master)
+    if master == "local":
+        return 1
+    if m:
+        return (os.cpu_count() or 1) if m.group(1) == "*" else int(m.group(1))
+    raise SystemExit(f"--master {master!r}: only local[N] is benchmarked here")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.bench_ingest", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--mb", type=int, default=200, help="corpus size, MiB of compressed WET")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--master", default="local[2]")
+    p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
+    p.add_argument("--peer-worker", type=Path, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.peer_worker:
+        print(json.dumps(peer_worker(a.peer_worker)))
+        return 0
+    cores = _cores(a.master)
+    print(f"corpus mb={a.mb} seed={a.seed} ...", flush=True)
+    root = corpus_mod.build(a.mb, a.seed, OUT, log=lambda s: print(s, flush=True))
+    meta = json.loads((root / "corpus.json").read_text())
+    meta["root"] = str(root)
+    for f in listing(root):  # warm the page cache for both sides
+        with open(f, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    workdir = OUT / "ingest-work"
+    peers, runs = [], []
+    for i in range(1, a.repeat + 1):
+        pr = run_peer(root)
+        print(f"peer   #{i}: {pr['records']:,} records in {pr['seconds']:.2f}s "
+              f"(cpu {pr['cpu_s']:.2f}s, maxrss {pr['maxrss_kib'] / 1024:.0f} MiB)", flush=True)  # fmt: skip
+        peers.append(pr)
+        lr = run_lmdata(root, i, a.master, workdir)
+        print(f"lmdata #{i}: wall {lr['wall_s']:.1f}s, stage {lr['stage_s']:.1f}s, work "
+              f"{lr['work_s'] if lr['work_s'] is None else round(lr['work_s'], 1)}s, docs "
+              f"{lr['docs']:,}, quarantined {lr['quarantined']}, tree peak "
+              f"{lr['tree_peak_rss'] / MIB:.0f} MiB, cpu {lr['cpu_s']:.1f}s", flush=True)  # fmt: skip
+        runs.append(lr)
+        n = meta["conversion_records"]
+        assert pr["records"] == n, f"peer saw {pr['records']} conversion records, corpus has {n}"
+        assert lr["docs"] + lr["quarantined"] == pr["records"], (
+            f"lmdata saw {lr['docs']} docs + {lr['quarantined']} quarantined, peer {pr['records']}"
+        )
+        assert lr["bronze_rows"] == lr["docs"], (lr["bronze_rows"], lr["docs"])
+    body = report(meta, peers, runs, a.master, cores)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    raw = OUT / f"ingest-results-mb{a.mb}-seed{a.seed}.json"
+    raw.write_text(json.dumps({"meta": meta, "peer": peers, "lmdata": runs}, indent=1, default=str))
+    print()
+    print(body)
+    print(f"\nraw results: {raw}")
+    if not a.no_write:
+        cmd = f"python -m bench.bench_ingest --mb {a.mb}" + (f" --seed {a.seed}" if a.seed else "")
+        if a.repeat != 2:
+            cmd += f" --repeat {a.repeat}"
+        write_benchmarks_md(body, stamp, cmd)
+        print(f"wrote {BENCHMARKS_MD}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
