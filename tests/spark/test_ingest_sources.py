@@ -2,8 +2,8 @@
 boto3 path), over HTTP (a local server) and from a local directory laid out like the bucket."""
 
 import functools
-import json
 import http.server
+import json
 import shutil
 import threading
 from pathlib import Path
