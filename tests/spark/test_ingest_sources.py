@@ -3,7 +3,6 @@ boto3 path), over HTTP (a local server) and from a local directory laid out like
 
 import functools
 import http.server
-import json
 import shutil
 import threading
 from pathlib import Path
@@ -21,43 +20,10 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture(scope="module")
 def moto_bucket():
-    import boto3
-    from moto.server import ThreadedMotoServer
+    from support import moto_commoncrawl_bucket
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    s3.create_bucket(Bucket="commoncrawl")
-    # like the real commoncrawl bucket: anyone may read (the stage reads it unsigned by default)
-    s3.put_bucket_policy(
-        Bucket="commoncrawl",
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": "*",
-                        "Action": ["s3:GetObject", "s3:ListBucket"],
-                        "Resource": ["arn:aws:s3:::commoncrawl", "arn:aws:s3:::commoncrawl/*"],
-                    }
-                ],
-            }
-        ),
-    )
-    for f in SAMPLES.rglob("*"):
-        if f.is_file():
-            s3.upload_file(str(f), "commoncrawl", str(f.relative_to(SAMPLES)))
-    yield endpoint
-    server.stop()
+    with moto_commoncrawl_bucket(SAMPLES) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")

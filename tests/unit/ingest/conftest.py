@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import http.server
 import io
-import json
 import re
 import shutil
 import threading
@@ -219,39 +218,11 @@ def cc_tree(tmp_path_factory, wet_parts) -> Path:
 @pytest.fixture(scope="session")
 def moto_s3(cc_tree):
     """A real moto S3 server on 127.0.0.1 holding the tree in bucket 'commoncrawl'."""
-    boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
+    pytest.importorskip("boto3")
+    from support import moto_commoncrawl_bucket
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_bucket(Bucket="commoncrawl")
-    # Like the real commoncrawl bucket: anyone may read (tests s3_unsigned=True).
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": ["s3:GetObject", "s3:ListBucket"],
-                "Resource": ["arn:aws:s3:::commoncrawl", "arn:aws:s3:::commoncrawl/*"],
-            }
-        ],
-    }
-    client.put_bucket_policy(Bucket="commoncrawl", Policy=json.dumps(policy))
-    for path in sorted(cc_tree.rglob("*")):
-        if path.is_file():
-            client.upload_file(str(path), "commoncrawl", path.relative_to(cc_tree).as_posix())
-    yield endpoint
-    server.stop()
+    with moto_commoncrawl_bucket(cc_tree) as endpoint:
+        yield endpoint
 
 
 @dataclass

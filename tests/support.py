@@ -1,0 +1,47 @@
+"""Helpers shared by test folders (tests/ is on sys.path through its rootmost conftest)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def moto_commoncrawl_bucket(tree: Path, bucket: str = "commoncrawl"):
+    """A real moto S3 server on 127.0.0.1 holding `tree` in a publicly readable bucket (like the
+    real commoncrawl bucket, so unsigned reads work). Yields the endpoint URL."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(Bucket=bucket)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": ["s3:GetObject", "s3:ListBucket"],
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        for path in sorted(tree.rglob("*")):
+            if path.is_file():
+                client.upload_file(str(path), bucket, path.relative_to(tree).as_posix())
+        yield endpoint
+    finally:
+        server.stop()
