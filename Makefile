@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup java run test test-unit test-spark test-dags lint airflow lock clean
+.PHONY: help setup java run test test-unit test-spark test-dags lint bench airflow lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test: setup ## all tests (unit, spark, dags, e2e)
 
 test-unit: setup ## pure-Python tests only (no JVM)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+bench: setup ## side-by-side benchmarks (results in BENCHMARKS.md; builds a 200 MiB corpus under bench/out)
+	$(PY) -m bench.bench_ingest --mb 200
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check src tests dags spark_jobs bench
