@@ -1,4 +1,5 @@
-"""web_pipeline: Common Crawl inputs -> bronze/web_documents -> exact dedup -> gold/web_documents.
+"""web_pipeline: Common Crawl inputs -> bronze/web_documents -> curate (filters: silver attributes +
+kept documents) -> dedup (exact, URL, MinHash-LSH; incremental) -> gold/web_documents.
 
 Task graph only: the work is in lmdata stages run by spark-submit (lmdata.workflow.operators).
 """
@@ -17,7 +18,7 @@ SAMPLE_INPUTS = [
 
 with DAG(
     dag_id="web_pipeline",
-    description="Ingest Common Crawl slices into bronze, exact-dedup into gold.",
+    description="Ingest Common Crawl slices into bronze, curate into silver, dedup into gold.",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -43,7 +44,10 @@ with DAG(
     ingest = LmdataStageOperator.partial(task_id="ingest_cc", stage="ingest-cc").expand(
         stage_args=plan_inputs()
     )
-    dedup = LmdataStageOperator(task_id="dedup_exact", stage="dedup-exact")
+    curate = LmdataStageOperator(
+        task_id="curate_web", stage="curate", stage_args=["--source", "web"]
+    )
+    dedup = LmdataStageOperator(task_id="dedup_web", stage="dedup", stage_args=["--source", "web"])
 
     @task
     def summary() -> str:
@@ -55,4 +59,4 @@ with DAG(
         print(text)
         return text
 
-    ingest >> dedup >> summary()
+    ingest >> curate >> dedup >> summary()

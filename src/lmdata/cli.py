@@ -1,7 +1,8 @@
 """`lmdata` command: every stage as a subcommand, plus lake inspection.
 
     lmdata ingest-cc --crawl CC-MAIN-2024-22 --source s3://commoncrawl --slice 0/100 --limit 2
-    lmdata dedup-exact
+    lmdata curate --source web            # filters: scores + decisions (--redecide: new thresholds)
+    lmdata dedup --source web             # exact + URL + MinHash-LSH, incremental
     lmdata tables            # what the lake holds: tables, versions, row counts
     lmdata stages            # the stage names
 

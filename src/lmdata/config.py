@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lmdata.errors import ConfigError
 
@@ -77,14 +84,92 @@ class ExactDedupConfig(_Strict):
     url_dedup: bool = True
 
 
+class FuzzyDedupConfig(_Strict):
+    """MinHash-LSH. bands x rows are explicit (never datasketch's default threshold): the
+    published 5-gram, 14 bands x 8 rows setting; the S-curve is in BENCHMARKS.md."""
+
+    enabled: bool = True
+    ngram: int = Field(5, ge=1)
+    shingle: Literal["word", "char"] = "word"
+    num_perm: int = Field(112, ge=1)
+    bands: int = Field(14, ge=1)
+    rows: int = Field(8, ge=1)
+    seed: int = Field(42, ge=0, lt=2**32)
+    lowercase: bool = True
+    verify: Literal["none", "estimated"] = (
+        "none"  # "estimated": MinHash Jaccard >= verify_threshold
+    )
+    verify_threshold: float = Field(0.7, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _fits(self) -> FuzzyDedupConfig:
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(
+                f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}"
+            )
+        return self
+
+    def minhash_params(self):
+        from lmdata.dedup.minhash import MinHashParams
+
+        return MinHashParams(
+            ngram=self.ngram,
+            shingle=self.shingle,
+            num_perm=self.num_perm,
+            bands=self.bands,
+            rows=self.rows,
+            seed=self.seed,
+            lowercase=self.lowercase,
+        )
+
+
 class DedupConfig(_Strict):
     exact: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
+    fuzzy: FuzzyDedupConfig = Field(default_factory=FuzzyDedupConfig)
+
+
+DEFAULT_WEB_FILTERS: dict[str, dict[str, Any] | None] = {
+    "lid_fasttext_v1": {},
+    "gopher_repetition_v1": {},
+    "gopher_quality_v1": {},
+    "c4_v1": {},
+    "fineweb_v1": {},
+    "toxicity_v1": {},
+}
+
+
+class FilterSetConfig(_Strict):
+    """An ordered pipeline: filter registry name -> threshold overrides (empty = published defaults).
+    The first filter that drops a document gives its reason; every filter scores every document."""
+
+    pipeline: dict[str, dict[str, Any] | None] = Field(
+        default_factory=lambda: dict(DEFAULT_WEB_FILTERS)
+    )
+    chain_transforms: bool = True  # later filters see the text edited by earlier ones (C4 lines)
+
+    @field_validator("pipeline")
+    @classmethod
+    def _known_filters(
+        cls, v: dict[str, dict[str, Any] | None]
+    ) -> dict[str, dict[str, Any] | None]:
+        from lmdata.filters.base import FilterPipeline
+
+        try:
+            FilterPipeline.from_config(v)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return v
+
+
+class CurateConfig(_Strict):
+    web: FilterSetConfig = Field(default_factory=FilterSetConfig)
 
 
 class Params(_Strict):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     ingest_cc: IngestCCConfig = Field(default_factory=IngestCCConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    curate: CurateConfig = Field(default_factory=CurateConfig)
 
 
 def _format_error(source: str, err: ValidationError) -> str:

@@ -86,7 +86,7 @@ def test_web_pipeline_shape(tmp_path):
 import json
 from airflow.dag_processing.dagbag import DagBag
 dag = DagBag(dag_folder={str(DAGS)!r}).dags["web_pipeline"]
-t = dag.get_task("dedup_exact")
+t = dag.get_task("dedup_web")
 print(json.dumps({{"tasks": sorted(dag.task_ids), "up": sorted(t.upstream_task_ids),
                   "app": t.application, "retries": t.retries, "conn": t._conn_id}}))
 """
@@ -99,7 +99,7 @@ print(json.dumps({{"tasks": sorted(dag.task_ids), "up": sorted(t.upstream_task_i
     )
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
-    assert res["tasks"] == ["dedup_exact", "ingest_cc", "plan_inputs", "summary"]
-    assert res["up"] == ["ingest_cc"]
-    assert res["app"].endswith("spark_jobs/dedup_exact.py") and Path(res["app"]).exists()
+    assert res["tasks"] == ["curate_web", "dedup_web", "ingest_cc", "plan_inputs", "summary"]
+    assert res["up"] == ["curate_web"]
+    assert res["app"].endswith("spark_jobs/dedup.py") and Path(res["app"]).exists()
     assert res["retries"] == 2 and res["conn"] == "lmdata_spark"

@@ -23,8 +23,14 @@ def test_web_pipeline_through_airflow(tmp_path):
         LMDATA_RUNS_DIR=str(tmp_path / "runs"),
         PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
     )
-    proc = subprocess.run([sys.executable, "-m", "lmdata.workflow.local", "run", "web_pipeline"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lmdata.workflow.local", "run", "web_pipeline"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     assert "spark-submit" in out and "LMDATA_STATS" in out
@@ -36,7 +42,16 @@ def test_web_pipeline_through_airflow(tmp_path):
     assert bronze.num_rows == 17
     assert 0 < gold.num_rows <= bronze.num_rows
     assert set(gold["doc_id"].to_pylist()) <= set(bronze["doc_id"].to_pylist())
+    attrs = delta.read_arrow(delta.table_uri(lake, "silver/web_attributes"))
+    assert attrs.num_rows == 17  # every bronze document scored, kept or not
+    assert delta.read_arrow(
+        delta.table_uri(lake, "silver/web_dedup")
+    ).num_rows == gold.num_rows + sum(
+        1
+        for r in delta.read_arrow(delta.table_uri(lake, "silver/web_dedup")).to_pylist()
+        if r["duplicate_of"]
+    )
     # stats files of every stage task were written
-    assert len(list((tmp_path / "runs").rglob("*.json"))) == 3
+    assert len(list((tmp_path / "runs").rglob("*.json"))) == 4
     # the run printed what it produced
     assert "gold/web_documents" in proc.stdout and "bronze/web_documents" in proc.stdout

@@ -99,15 +99,15 @@ def test_dedup_exact_keeps_one_per_text_and_url_deterministically(spark, tmp_pat
     df = spark.createDataFrame(rows, spark_schema(WEB_DOCUMENT_SCHEMA))
     write_delta(
         df.repartition(3),
-        delta.table_uri(str(lake), delta.BRONZE_WEB),
-        partition_by=["crawl", "slice"],
+        delta.table_uri(str(lake), "silver/web_documents"),
+        partition_by=["crawl"],
     )
-    s = _run("dedup-exact", lake, "--run-id", "d1")
+    s = _run("dedup", lake, "--run-id", "d1")
     gold = delta.table_uri(str(lake), delta.GOLD_WEB)
     kept = sorted(delta.read_arrow(gold)["doc_id"].to_pylist())
     assert kept == ["c", "d", "f"]
     assert s.rows_in == 6 and s.rows_out == 3
     assert s.dropped == {"exact_duplicate": 2, "url_duplicate": 1}
-    # another run with more shuffle partitions gives the identical table
-    _run("dedup-exact", lake, "--run-id", "d2", "--set", "spark.shuffle_partitions=7")
+    # a rebuild with more shuffle partitions gives the identical table
+    _run("dedup", lake, "--run-id", "d2", "--rebuild", "--set", "spark.shuffle_partitions=7")
     assert sorted(delta.read_arrow(gold)["doc_id"].to_pylist()) == kept

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, ClassVar
 
@@ -145,6 +145,7 @@ class PipelineResult:
     scores: dict[str, float]
     reason: str | None  # None = keep
     text: str  # the text after every filter's transform (== input when none edits text)
+    labels: dict[str, str] = field(default_factory=dict)  # string attributes, e.g. the language
 
     @property
     def keep(self) -> bool:
@@ -201,6 +202,18 @@ class FilterPipeline:
     def score_keys(self) -> list[str]:
         return [k for f in self.filters for k in f.score_keys()]
 
+    def label_keys(self) -> list[str]:
+        """String attributes some filters derive from their scores (e.g. lid_fasttext_v1.lang)."""
+        return [k for f in self.filters for k in getattr(f, "label_keys", lambda: [])()]
+
+    def labels(self, scores: Mapping[str, float]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in self.filters:
+            decode = getattr(f, "labels_from_scores", None)
+            if decode is not None:
+                out.update(decode(scores))
+        return out
+
     def with_thresholds(self, overrides: Mapping[str, Mapping[str, Any] | None]) -> FilterPipeline:
         """A pipeline with the same filter instances and new threshold overrides (per filter
         name; names not given keep their current thresholds). Scores stay valid."""
@@ -227,7 +240,7 @@ class FilterPipeline:
             scores.update(s)
             if self.chain_transforms:
                 current = edited
-        return PipelineResult(scores, self.decide(scores), current)
+        return PipelineResult(scores, self.decide(scores), current, self.labels(scores))
 
     def score_all(self, text: str) -> dict[str, float]:
         return self.apply(text).scores

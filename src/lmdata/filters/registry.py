@@ -15,7 +15,13 @@ from lmdata.errors import ConfigError
 from lmdata.filters.base import Filter
 
 #: modules whose import registers built-in filters (must stay cheap to import)
-BUILTIN_MODULES: tuple[str, ...] = ("lmdata.filters.heuristics",)
+BUILTIN_MODULES: tuple[str, ...] = (
+    "lmdata.filters.heuristics",
+    "lmdata.filters.langid",
+    "lmdata.filters.toxicity",
+    "lmdata.filters.code_filters",
+    "lmdata.filters.secrets",
+)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*_v(\d+)$")
 _REGISTRY: dict[str, type[Filter]] = {}

@@ -66,9 +66,14 @@ def write_delta(
     )
 
 
-def _arrow_schema(df) -> pa.Schema:
-    from pyspark.sql.pandas.types import to_arrow_schema
+def to_arrow_schema(spark_struct) -> pa.Schema:
+    """Spark StructType -> Arrow schema (Spark's own mapping)."""
+    from pyspark.sql.pandas.types import to_arrow_schema as _to_arrow
 
+    return _to_arrow(spark_struct)
+
+
+def _arrow_schema(df) -> pa.Schema:
     return to_arrow_schema(df.schema)
 
 

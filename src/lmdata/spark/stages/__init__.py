@@ -6,7 +6,8 @@ import importlib
 
 STAGES: dict[str, tuple[str, str]] = {
     "ingest-cc": ("lmdata.spark.stages.ingest_cc", "IngestCCStage"),
-    "dedup-exact": ("lmdata.spark.stages.dedup_exact", "DedupExactStage"),
+    "curate": ("lmdata.spark.stages.curate", "CurateStage"),
+    "dedup": ("lmdata.spark.stages.dedup", "DedupStage"),
 }
 
 

