@@ -76,6 +76,22 @@ class IngestCCConfig(_Strict):
     http: HttpConfig = Field(default_factory=HttpConfig)
 
 
+class CodeSourceConfig(_Strict):
+    uri: str  # a directory, a git checkout or an archive (.tar.gz, .zip, ...)
+    repo_id: str | None = None
+    license_override: str | None = None  # SPDX expression that replaces detection
+    kind: Literal["dir", "git", "archive"] | None = None
+
+
+class IngestCodeConfig(_Strict):
+    sources: list[CodeSourceConfig] = Field(default_factory=list)
+    max_files_per_unit: int = Field(2000, gt=0)  # huge repositories are split into file batches
+    max_file_bytes: int = Field(1_000_000, gt=0)  # The Stack's 1 MB cap
+    max_archive_bytes: int = Field(2 * 1024**3, gt=0)
+    max_compression_ratio: float = Field(100.0, gt=1)
+    git_mode: Literal["head", "worktree"] = "head"
+
+
 class ExactDedupConfig(_Strict):
     unicode_form: Literal["NFC", "NFKC", "none"] = "NFKC"
     lowercase: bool = True
@@ -168,6 +184,7 @@ class CurateConfig(_Strict):
 class Params(_Strict):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     ingest_cc: IngestCCConfig = Field(default_factory=IngestCCConfig)
+    ingest_code: IngestCodeConfig = Field(default_factory=IngestCodeConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     curate: CurateConfig = Field(default_factory=CurateConfig)
 

@@ -23,7 +23,7 @@ Published rules and where they come from:
   than 100k lines removed; the long-line rules do not apply to HTML, JSON, Markdown, Roff, TeX,
   Text and XML; encoded-data filter (base64 runs of >= 64, hex byte sequences of >= 8, runs of
   >= 8 ``\\uXXXX`` escapes; drop when one match is longer than 1024 characters or matches cover
-  more than 50% of the file).
+  more than 50% of the file). Our hex pattern also accepts ", " between bytes (C arrays).
 - The Stack (Kocetkov et al. 2022, arXiv:2211.15533): permissively licensed repositories only
   (:class:`CodeLicense`), files larger than 1 MB excluded (done at ingest, ``max_file_bytes``).
 - Vendored code: GitHub Linguist's ``vendor.yml`` spirit (``node_modules/``, ``vendor/``,
@@ -125,7 +125,19 @@ XML_HEADER = "<?xml version="
 XML_SCAN_CHARS = 100
 # StarCoder2: long-line rules skip these (prose and data formats)
 LONG_LINE_EXEMPT_LANGUAGES = frozenset(
-    {"HTML", "JSON", "Markdown", "Roff", "TeX", "Text", "XML", "reStructuredText", "SVG", "CSV", "TSV"}
+    {
+        "HTML",
+        "JSON",
+        "Markdown",
+        "Roff",
+        "TeX",
+        "Text",
+        "XML",
+        "reStructuredText",
+        "SVG",
+        "CSV",
+        "TSV",
+    }
 )
 _MINIFIED_NAME_RE = re.compile(r"[.-]min\.(?:js|mjs|css)$|\.bundle\.js$", re.I)
 MINIFIED_MIN_CHARS = 500
@@ -133,7 +145,7 @@ MINIFIED_MEAN_LINE_LENGTH = 200
 # StarCoder2 encoded-data patterns
 _ENCODED_RES = (
     re.compile(r"[a-zA-Z0-9+/\n=]{64,}"),
-    re.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,|\b\s*)){8,}"),
+    re.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,\s*|\b\s*)){8,}"),  # + ", " separators
     re.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}"),
 )
 # control characters other than \t \n \v \f \r, plus U+FFFD (decoding damage)

@@ -25,10 +25,12 @@ google_api_key      ``AIza`` + 35 of ``[0-9A-Za-z_-]``
 stripe_key          ``sk_live_`` / ``sk_test_`` / ``rk_live_`` / ``rk_test_`` + >= 24 alphanumerics
                     (``pk_`` keys are public by design)
 jwt                 ``eyJ...eyJ...sig`` whose first part decodes to a JSON object
-password            ``<name ending in password|passwd|passphrase|pwd> = "<value>"`` (also ``:``,
-                    ``:=``, ``=>``, quoted keys) with a value of 4..128 non-space characters
-generic_secret      the same for names ending in secret, api_key, apikey, secret_key,
-                    client_secret, access_token, auth_token, private_key, app_key
+password            ``<name ending in password|passwd|passphrase|pwd> = "<value>"`` (any case;
+                    also ``:``, ``:=``, ``=>``, quoted keys) with a value of 4..128 non-space
+                    characters (the name is read backwards from the operator)
+generic_secret      the same for names ending in secret, secret_key, secret_token, api_key,
+                    apikey, access_token, auth_token, private_key, app_key, signing_key,
+                    encryption_key (``-`` or no separator also match; any case)
 high_entropy        a quoted value of 32..256 ``[A-Za-z0-9+/=_-]`` assigned to a name, with upper,
                     lower and digit characters and Shannon entropy >= 4.5 bits/char
                     (detect-secrets' base64 limit); hex-only strings are NOT reported (digests)
@@ -96,7 +98,9 @@ _TOKEN_RULES: list[tuple[str, re.Pattern[str], bool]] = [
     ("slack_token", re.compile(r"xox[abposre]-(?:\d+-)+[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"), True),
     (
         "slack_webhook",
-        re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"),
+        re.compile(
+            r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"
+        ),
         False,
     ),
     ("google_api_key", re.compile(r"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), True),
@@ -113,10 +117,11 @@ _AWS_SECRET_RE = re.compile(
 )
 # Assignments of a quoted value: anchored on the operator (fast), the name is read backwards.
 _ASSIGN_RE = re.compile(r"""(?:=>|:=|=|:)[ \t]*(?P<q>["'])(?P<secret>[^"'\s\\]{4,256})(?P=q)""")
-_KEY_TAIL_RE = re.compile(r"""([A-Za-z0-9_.-]{1,64})["']?[ \t]*$""")
+_KEY_TAIL_RE = re.compile(r"""([A-Za-z0-9_.-]{1,64})["']?\]?[ \t]*$""")  # name, "name", x["name"]
 _PASSWORD_KEY_RE = re.compile(r"(?:password|passwd|passphrase|pwd)$")
 _GENERIC_KEY_RE = re.compile(
-    r"(?:secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|private[_-]?key|app[_-]?key)$"
+    r"(?:secret|secret[_-]?key|secret[_-]?token|api[_-]?key|apikey|access[_-]?token|"
+    r"auth[_-]?token|private[_-]?key|app[_-]?key|signing[_-]?key|encryption[_-]?key)$"
 )
 _B64ISH_RE = re.compile(r"[A-Za-z0-9+/=_-]{32,256}")
 MAX_PASSWORD_CHARS = 128
@@ -132,9 +137,7 @@ def _shannon(s: str) -> float:
 
 def _is_placeholder(value: str) -> bool:
     return bool(
-        _PLACEHOLDER_CHARS_RE.search(value)
-        or _FILLER_RE.match(value)
-        or len(set(value)) == 1
+        _PLACEHOLDER_CHARS_RE.search(value) or _FILLER_RE.match(value) or len(set(value)) == 1
     )
 
 

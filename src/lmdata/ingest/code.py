@@ -176,9 +176,13 @@ class CodeIngestOptions:
                 f"code ingest: max_compression_ratio must be > 1, got {self.max_compression_ratio}"
             )
         if self.ratio_min_bytes < 0:
-            raise ConfigError(f"code ingest: ratio_min_bytes must be >= 0, got {self.ratio_min_bytes}")
+            raise ConfigError(
+                f"code ingest: ratio_min_bytes must be >= 0, got {self.ratio_min_bytes}"
+            )
         if self.git_mode not in GIT_MODES:
-            raise ConfigError(f"code ingest: git_mode must be one of {GIT_MODES}, got {self.git_mode!r}")
+            raise ConfigError(
+                f"code ingest: git_mode must be one of {GIT_MODES}, got {self.git_mode!r}"
+            )
         if isinstance(self.prune_dirs, str):
             raise ConfigError("code ingest: prune_dirs must be a list of directory names")
         object.__setattr__(self, "prune_dirs", tuple(self.prune_dirs))
@@ -641,10 +645,14 @@ def _iter_dir(root: str, opts: CodeIngestOptions) -> Iterator[_File | _Problem |
             with os.scandir(abs_dir) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except PermissionError as e:
-            yield _Problem("access_denied", f"cannot list directory: {e}", f"{rel_dir or '.'}/", None, True)
+            yield _Problem(
+                "access_denied", f"cannot list directory: {e}", f"{rel_dir or '.'}/", None, True
+            )
             continue
         except OSError as e:
-            yield _Problem("read_error", f"cannot list directory: {e}", f"{rel_dir or '.'}/", None, True)
+            yield _Problem(
+                "read_error", f"cannot list directory: {e}", f"{rel_dir or '.'}/", None, True
+            )
             continue
         subdirs = []
         for e in entries:
@@ -669,7 +677,9 @@ def _iter_dir(root: str, opts: CodeIngestOptions) -> Iterator[_File | _Problem |
 
 def _iter_git_head(root: str, opts: CodeIngestOptions) -> Iterator[_File | _Problem | _Skip]:
     try:
-        p = _git(root, "ls-tree", "-r", "-z", "--long", "--full-tree", "HEAD", timeout=opts.git_timeout_s)
+        p = _git(
+            root, "ls-tree", "-r", "-z", "--long", "--full-tree", "HEAD", timeout=opts.git_timeout_s
+        )
     except (OSError, subprocess.SubprocessError) as e:
         raise _SourceStop("git_error", f"git ls-tree failed: {e}") from e
     if p.returncode != 0:
@@ -870,7 +880,8 @@ def _iter_zip(path: str, prefix: str, opts: CodeIngestOptions):
         infos = zf.infolist()
         if len(infos) > opts.max_archive_members:
             raise _SourceStop(
-                "too_many_members", f"{len(infos)} entries > max_archive_members={opts.max_archive_members}"
+                "too_many_members",
+                f"{len(infos)} entries > max_archive_members={opts.max_archive_members}",
             )
         declared = sum(i.file_size for i in infos)
         if declared > opts.max_archive_bytes:
@@ -986,7 +997,9 @@ def _open_reader(unit: Unit, opts: CodeIngestOptions, counters: Counter, prefix:
     fmt = _sniff_archive(path)
     if fmt is None:
         if not unit.uri.lower().endswith(ARCHIVE_SUFFIXES):
-            raise _SourceStop("unsupported_source", "not a zip or tar archive (unknown magic bytes)")
+            raise _SourceStop(
+                "unsupported_source", "not a zip or tar archive (unknown magic bytes)"
+            )
         raise _SourceStop("corrupt_archive", "not a zip or tar archive (unknown magic bytes)")
     if fmt == "zip":
         return _iter_zip(path, prefix, opts)
@@ -1090,7 +1103,9 @@ def plan_units(
         sources = [sources]
     out: list[Unit] = []
     for s in sources:
-        out.extend(plan_source(s, max_files_per_unit=max_files_per_unit, opts=opts, counters=counters))
+        out.extend(
+            plan_source(s, max_files_per_unit=max_files_per_unit, opts=opts, counters=counters)
+        )
     return out
 
 
@@ -1148,7 +1163,9 @@ def _process_file(unit, opts, item: _File, counters) -> tuple[str, dict] | None:
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
-        return "reject", reject_row(unit, opts, "bad_path", "file name is not valid UTF-8", rel, item.offset)
+        return "reject", reject_row(
+            unit, opts, "bad_path", "file name is not valid UTF-8", rel, item.offset
+        )
     if is_binary_path(rel):
         counters["skipped_binary"] += 1
         return None
@@ -1167,7 +1184,9 @@ def _process_file(unit, opts, item: _File, counters) -> tuple[str, dict] | None:
         return "reject", reject_row(unit, opts, "access_denied", str(e), rel, item.offset)
     except OSError as e:
         reason = "symlink_loop" if e.errno == errno.ELOOP else "read_error"
-        return "reject", reject_row(unit, opts, reason, f"{type(e).__name__}: {e}", rel, item.offset)
+        return "reject", reject_row(
+            unit, opts, reason, f"{type(e).__name__}: {e}", rel, item.offset
+        )
     counters["bytes_read"] += len(data)
     if len(data) > cap:
         msg = f"more than max_file_bytes={cap} bytes"
@@ -1220,7 +1239,9 @@ def iter_unit(
         reader = _open_reader(unit, opts, counters, unit.root_prefix)
         for item in reader:
             if isinstance(item, _Skip):
-                if (item.path is None and first) or (item.path is not None and unit.contains(item.path)):
+                if (item.path is None and first) or (
+                    item.path is not None and unit.contains(item.path)
+                ):
                     counters[item.key] += 1
                 continue
             if isinstance(item, _Problem):
@@ -1230,14 +1251,20 @@ def iter_unit(
                         yield out
                 elif unit.contains(item.path):
                     counters[f"rejected:{item.reason}"] += 1
-                    yield "reject", reject_row(unit, opts, item.reason, item.message, item.path, item.offset)
+                    yield (
+                        "reject",
+                        reject_row(unit, opts, item.reason, item.message, item.path, item.offset),
+                    )
                 continue
             if not unit.contains(item.path):
                 continue
             if item.path in seen:
                 counters["rejected:duplicate_path"] += 1
                 msg = "the same path appears twice; the first one is kept"
-                yield "reject", reject_row(unit, opts, "duplicate_path", msg, item.path, item.offset)
+                yield (
+                    "reject",
+                    reject_row(unit, opts, "duplicate_path", msg, item.path, item.offset),
+                )
                 continue
             seen.add(item.path)
             out = _process_file(unit, opts, item, counters)

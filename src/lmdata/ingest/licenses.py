@@ -406,65 +406,108 @@ _TEXT_RULES: list[tuple[str, re.Pattern[str], bool]] = [
         ),
         True,
     ),
-    ("PSF-2.0", re.compile(r"python software foundation license version 2|psf license agreement"), True),
-    ("AGPL-3.0-only", re.compile(r"gnu affero general public license version 3 19 november 2007"), True),
-    ("LGPL-3.0-only", re.compile(r"gnu lesser general public license version 3 29 june 2007"), True),
-    ("LGPL-2.1-only", re.compile(r"gnu lesser general public license version 2 1 february 1999"), True),
+    (
+        "PSF-2.0",
+        re.compile(r"python software foundation license version 2|psf license agreement"),
+        True,
+    ),
+    (
+        "AGPL-3.0-only",
+        re.compile(r"gnu affero general public license version 3 19 november 2007"),
+        True,
+    ),
+    (
+        "LGPL-3.0-only",
+        re.compile(r"gnu lesser general public license version 3 29 june 2007"),
+        True,
+    ),
+    (
+        "LGPL-2.1-only",
+        re.compile(r"gnu lesser general public license version 2 1 february 1999"),
+        True,
+    ),
     ("LGPL-2.0-only", re.compile(r"gnu library general public license version 2 june 1991"), True),
     ("GPL-3.0-only", re.compile(r"gnu general public license version 3 29 june 2007"), True),
     ("GPL-2.0-only", re.compile(r"gnu general public license version 2 june 1991"), True),
     (
         "LGPL-3.0-or-later",
-        re.compile(r"gnu lesser general public license as published by the free software "
-                   r"foundation either version 3 of the license or at your option any later"),
+        re.compile(
+            r"gnu lesser general public license as published by the free software "
+            r"foundation either version 3 of the license or at your option any later"
+        ),
         True,
     ),
     (
         "LGPL-2.1-or-later",
-        re.compile(r"gnu lesser general public license as published by the free software "
-                   r"foundation either version 2 1 of the license or at your option any later"),
+        re.compile(
+            r"gnu lesser general public license as published by the free software "
+            r"foundation either version 2 1 of the license or at your option any later"
+        ),
         True,
     ),
     (
         "GPL-3.0-or-later",
-        re.compile(r"gnu general public license as published by the free software foundation "
-                   r"either version 3 of the license or at your option any later"),
+        re.compile(
+            r"gnu general public license as published by the free software foundation "
+            r"either version 3 of the license or at your option any later"
+        ),
         True,
     ),
     (
         "GPL-2.0-or-later",
-        re.compile(r"gnu general public license as published by the free software foundation "
-                   r"either version 2 of the license or at your option any later"),
+        re.compile(
+            r"gnu general public license as published by the free software foundation "
+            r"either version 2 of the license or at your option any later"
+        ),
         True,
     ),
-    ("MPL-2.0", re.compile(r"mozilla public license version 2 0|mozilla public license v 2 0"), False),
+    (
+        "MPL-2.0",
+        re.compile(r"mozilla public license version 2 0|mozilla public license v 2 0"),
+        False,
+    ),
     ("MPL-1.1", re.compile(r"mozilla public license version 1 1"), False),
     ("EPL-2.0", re.compile(r"eclipse public license v 2 0"), False),
     ("EPL-1.0", re.compile(r"eclipse public license v 1 0"), False),
     ("EUPL-1.2", re.compile(r"european union public licence v 1 2"), False),
-    ("CDDL-1.0", re.compile(r"common development and distribution license cddl version 1 0"), False),
+    (
+        "CDDL-1.0",
+        re.compile(r"common development and distribution license cddl version 1 0"),
+        False,
+    ),
     (
         "Apache-2.0",
-        re.compile(r"apache license version 2 0 january 2004|"
-                   r"licensed under the apache license version 2 0"),
+        re.compile(
+            r"apache license version 2 0 january 2004|"
+            r"licensed under the apache license version 2 0"
+        ),
         False,
     ),
     ("Apache-1.1", re.compile(r"the apache software license version 1 1"), False),
     ("BSL-1.0", re.compile(r"boost software license version 1 0"), False),
-    ("Unlicense", re.compile(r"this is free and unencumbered software released into the public domain"), False),
+    (
+        "Unlicense",
+        re.compile(r"this is free and unencumbered software released into the public domain"),
+        False,
+    ),
     ("CC0-1.0", re.compile(r"\bcc0 1 0 universal\b"), False),
     ("WTFPL", re.compile(r"do what the fuck you want to public license"), False),
     (
         "Zlib",
-        re.compile(r"permission is granted to anyone to use this software for any purpose "
-                   r"including commercial applications and to alter it and redistribute it freely"),
+        re.compile(
+            r"permission is granted to anyone to use this software for any purpose "
+            r"including commercial applications and to alter it and redistribute it freely"
+        ),
         False,
     ),
     (
         "MIT",
-        re.compile(r"permission is hereby granted free of charge to any person obtaining a copy "
-                   r".{0,1500}?the above copyright notice and this permission notice shall be "
-                   r"included in all copies", re.S),
+        re.compile(
+            r"permission is hereby granted free of charge to any person obtaining a copy "
+            r".{0,1500}?the above copyright notice and this permission notice shall be "
+            r"included in all copies",
+            re.S,
+        ),
         False,
     ),
     (
@@ -474,19 +517,29 @@ _TEXT_RULES: list[tuple[str, re.Pattern[str], bool]] = [
     ),
     (
         "ISC",
-        re.compile(r"permission to use copy modify and or distribute this software for any "
-                   r"purpose with or without fee is hereby granted provided that the above "
-                   r"copyright notice and this permission notice appear in all copies"),
+        re.compile(
+            r"permission to use copy modify and or distribute this software for any "
+            r"purpose with or without fee is hereby granted provided that the above "
+            r"copyright notice and this permission notice appear in all copies"
+        ),
         False,
     ),
     (
         "0BSD",
-        re.compile(r"permission to use copy modify and or distribute this software for any "
-                   r"purpose with or without fee is hereby granted"),
+        re.compile(
+            r"permission to use copy modify and or distribute this software for any "
+            r"purpose with or without fee is hereby granted"
+        ),
         False,
     ),
-    ("BSD", re.compile(r"redistribution and use in source and binary forms with or without "
-                       r"modification are permitted provided that"), False),
+    (
+        "BSD",
+        re.compile(
+            r"redistribution and use in source and binary forms with or without "
+            r"modification are permitted provided that"
+        ),
+        False,
+    ),
 ]
 _BSD4_RE = re.compile(r"all advertising materials mentioning features or use of this software")
 _BSD3_RE = re.compile(
@@ -748,7 +801,9 @@ def python_license_path() -> str | None:
     candidates = [
         os.path.join(sysconfig.get_paths()["stdlib"], "LICENSE.txt"),
         os.path.join(
-            sys.base_prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}",
+            sys.base_prefix,
+            "lib",
+            f"python{sys.version_info[0]}.{sys.version_info[1]}",
             "LICENSE.txt",
         ),
     ]

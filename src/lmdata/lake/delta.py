@@ -438,7 +438,12 @@ def commit_files(
                 unknown = set(overwrite_partitions) - set(table_pcols)
                 if unknown:
                     raise FatalError(f"overwrite filter on non-partition columns {sorted(unknown)}")
-                pfilters = [(k, "=", str(v)) for k, v in overwrite_partitions.items()]
+                pfilters = [
+                    (k, "in", [str(x) for x in v])
+                    if isinstance(v, (list, tuple, set))
+                    else (k, "=", str(v))
+                    for k, v in overwrite_partitions.items()
+                ]
             dt.create_write_transaction(
                 adds,
                 mode=mode,
@@ -483,8 +488,14 @@ def write_table(
             return CommitResult(uri, current_version(uri) or 0, False, 0, 0, app_id)
     predicate = None
     if mode == "overwrite" and overwrite_partitions:
+
+        def lit(v: Any) -> str:
+            return "'" + str(v).replace("'", "''") + "'"
+
         predicate = " AND ".join(
-            f"{k} = '{str(v).replace(chr(39), chr(39) * 2)}'"
+            f"{k} IN ({', '.join(lit(x) for x in v)})"
+            if isinstance(v, (list, tuple, set))
+            else f"{k} = {lit(v)}"
             for k, v in overwrite_partitions.items()
         )
     txns = [Transaction(app_id, app_version)] if app_id else None

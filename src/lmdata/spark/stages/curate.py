@@ -25,6 +25,15 @@ from lmdata.spark.job import Stage, StageContext
 
 TABLES = {
     "web": (delta.BRONZE_WEB, "silver/web_attributes", "silver/web_documents"),
+    "code": ("bronze/code_files", "silver/code_attributes", "silver/code_files"),
+}
+# per source: the identifying columns carried into the attributes table, and the partitioning
+CARRY = {
+    "web": (["doc_id", "crawl", "source", "url"], ["crawl"]),
+    "code": (
+        ["doc_id", "repo_key", "repo_id", "path", "language", "repo_license", "license_class"],
+        ["repo_key"],
+    ),
 }
 _PIPELINES: dict[str, Any] = {}  # per Python worker: config json -> FilterPipeline
 
@@ -156,12 +165,14 @@ class CurateStage(Stage):
 
         cfg_json = self._cfg_json(ctx)
         pipeline = _pipeline(cfg_json)  # validates on the driver too
-        ctx.job_group(f"read {delta.BRONZE_WEB}")
+        carry, pcols = CARRY[ctx.args.source]
+        ctx.job_group(f"read {TABLES[ctx.args.source][0]}")
         df, bver = read_delta(ctx.spark, bronze, ctx.args.bronze_version)
         ctx.stats.inputs[TABLES[ctx.args.source][0]] = bver
         incremental = not ctx.args.rescore and delta.exists(attrs)
         if incremental:
             done, _ = read_delta(ctx.spark, attrs)
+            done = done.where(F.col("curate_run_id") != F.lit(ctx.run_id))
             df = df.join(done.select("doc_id"), "doc_id", "left_anti")
         in_schema = to_arrow_schema(df.schema)
         score_fields = [pa.field(score_column(k), pa.float64()) for k in pipeline.score_keys()]
@@ -207,13 +218,15 @@ class CurateStage(Stage):
             "lmdata.filters": cfg_json,
         }
         ctx.job_group(f"write {TABLES[ctx.args.source][1]}")
-        # kept documents first is wrong: attributes are the completion marker of scoring, so a
-        # crash between the two commits re-scores; kept carries the run's app id (checked above).
+        # Attributes first, kept second: the kept table's app id is the run's completion marker
+        # (checked at the start). A retry after a crash between the two commits recomputes the
+        # same batch (this run's own attribute rows do not count as done), skips the attributes
+        # write by its app id and writes the kept table.
         res_a = write_delta(
             scored.select(*attr_cols),
             attrs,
             mode=mode,
-            partition_by=["crawl"],
+            partition_by=pcols,
             app_id=app_id,
             metadata=meta,
         )
@@ -222,7 +235,7 @@ class CurateStage(Stage):
             scored.where(F.col("drop_reason").isNull()).select(*in_schema.names),
             kept,
             mode=mode,
-            partition_by=["crawl"],
+            partition_by=pcols,
             app_id=app_id,
             metadata=meta,
         )
@@ -279,10 +292,20 @@ class CurateStage(Stage):
             "lmdata.input.bronze_version": bver,
         }
         res_a = write_delta(
-            new_attrs, attrs, mode="overwrite", partition_by=["crawl"], app_id=app_id, metadata=meta
+            new_attrs,
+            attrs,
+            mode="overwrite",
+            partition_by=CARRY[ctx.args.source][1],
+            app_id=app_id,
+            metadata=meta,
         )
         res_k = write_delta(
-            new_kept, kept, mode="overwrite", partition_by=["crawl"], app_id=app_id, metadata=meta
+            new_kept,
+            kept,
+            mode="overwrite",
+            partition_by=CARRY[ctx.args.source][1],
+            app_id=app_id,
+            metadata=meta,
         )
         new_attrs.unpersist()
         new_kept.unpersist()

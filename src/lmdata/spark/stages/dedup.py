@@ -145,6 +145,8 @@ class DedupStage(Stage):
         if not rebuild and delta.exists(index):
             old, xver = read_delta(ctx.spark, index)
             ctx.stats.inputs[TABLES[ctx.args.source][3]] = xver
+            # (a retry after a crash may find this batch's own keepers already in the index)
+            old = old.join(new.select("doc_id"), "doc_id", "left_anti")
             nodes = new.unionByName(old.select(*new.columns[:-1]).withColumn("is_new", F.lit(0)))
         # bucket memberships: LSH bands, exact text key (-1), URL (-2)
         member = nodes.select("doc_id", "is_new", F.posexplode("bands").alias("band", "h"))
