@@ -37,7 +37,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 run: setup ## the whole workflow on the bundled sample, through Airflow (SQLite, local Spark, local lake)
-	$(PY) -m lmdata.workflow.local run web_pipeline
+	$(PY) -m lmdata.workflow.local run web_pipeline,code_pipeline
 
 test: setup ## all tests (unit, spark, dags, e2e)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

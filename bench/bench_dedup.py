@@ -598,7 +598,7 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, a
     ]
     if small is not None:
         rows.append(
-            "| " + " | ".join([f"lmdata dedup, `spark.driver_memory=1g` (1 run)",
+            "| " + " | ".join(["lmdata dedup, `spark.driver_memory=1g` (1 run)",
                                *cells([small["wall_s"]], cores), *cpu_cells([small]),
                                mem([small])]) + " |"  # fmt: skip
         )
@@ -770,6 +770,8 @@ def main(argv: list[str] | None = None) -> int:
         peers.append(pr)
         assert lr["rows_in"] == meta["docs"], (lr["rows_in"], meta["docs"])
         assert pr["before"] == meta["docs"] and pr["kept_rows"] == pr["after"], pr
+        assert lr["rows_out"] == lms[0]["rows_out"], (lr["rows_out"], lms[0]["rows_out"])
+        assert (pr["after"], pr["in_clusters"]) == (peers[0]["after"], peers[0]["in_clusters"])
     small = None
     if not a.no_small_driver:
         small = run_lmdata(root, a.repeat + 1, a.master, workdir,

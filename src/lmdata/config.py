@@ -177,8 +177,19 @@ class FilterSetConfig(_Strict):
         return v
 
 
+DEFAULT_CODE_FILTERS: dict[str, dict[str, Any] | None] = {
+    "code_license_v1": {},
+    "code_vendored_v1": {},
+    "starcoder_code_v1": {},
+    "secrets_v1": {},
+}
+
+
 class CurateConfig(_Strict):
     web: FilterSetConfig = Field(default_factory=FilterSetConfig)
+    code: FilterSetConfig = Field(
+        default_factory=lambda: FilterSetConfig(pipeline=dict(DEFAULT_CODE_FILTERS))
+    )
 
 
 class Params(_Strict):

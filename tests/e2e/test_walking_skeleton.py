@@ -55,3 +55,33 @@ def test_web_pipeline_through_airflow(tmp_path):
     assert len(list((tmp_path / "runs").rglob("*.json"))) == 4
     # the run printed what it produced
     assert "gold/web_documents" in proc.stdout and "bronze/web_documents" in proc.stdout
+
+
+def test_code_pipeline_through_airflow(tmp_path):
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}",
+        LMDATA_LAKE=str(tmp_path / "lake"),
+        LMDATA_RUNS_DIR=str(tmp_path / "runs"),
+        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "lmdata.workflow.local", "run", "code_pipeline"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    lake = str(tmp_path / "lake")
+    bronze = delta.read_arrow(delta.table_uri(lake, "bronze/code_files")).to_pylist()
+    # the sample: the interpreter's json + email packages, PSF-licensed Python
+    assert len(bronze) > 20
+    langs = [r["language"] for r in bronze]
+    assert langs.count("Python") > 20 and set(langs) <= {"Python", "reStructuredText"}
+    assert {(r["repo_license"], r["license_class"]) for r in bronze} == {("PSF-2.0", "permissive")}
+    gold = delta.read_arrow(delta.table_uri(lake, "gold/code_files"))
+    attrs = delta.read_arrow(delta.table_uri(lake, "silver/code_attributes"))
+    assert attrs.num_rows == len(bronze) and 0 < gold.num_rows <= len(bronze)

@@ -232,11 +232,17 @@ class FilterPipeline:
         ]
         return new
 
-    def apply(self, text: str) -> PipelineResult:
+    def apply(self, text: str, meta: Mapping[str, Any] | None = None) -> PipelineResult:
+        """Score (and transform) one document. ``meta``: the row's other columns, for filters
+        that score metadata too (code filters' ``score_file(text, meta)``: path, license...)."""
         scores: dict[str, float] = {}
         current = text
         for f in self.filters:
-            s, edited = f.score_and_transform(current)
+            score_file = getattr(f, "score_file", None) if meta is not None else None
+            if score_file is not None:
+                s, edited = score_file(current, meta), current
+            else:
+                s, edited = f.score_and_transform(current)
             scores.update(s)
             if self.chain_transforms:
                 current = edited

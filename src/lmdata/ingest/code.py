@@ -30,6 +30,7 @@ source level:
                        once more than ``ratio_min_bytes`` is inflated; zip: from the directory)
   too_many_members     more than ``max_archive_members`` entries
   git_error            git could not list or read the HEAD tree (the git binary is present)
+  read_error           another OS error on the source or one of its directories
   internal_error       an unexpected error; the rest of the unit is not read
 file level:
   access_denied        the file cannot be opened (permissions)
@@ -634,7 +635,10 @@ def _symlink_problem(entry_path: str, rel: str, root_real: str) -> _Problem | _S
     return _Skip("skipped_symlink", rel)
 
 
-def _iter_dir(root: str, opts: CodeIngestOptions) -> Iterator[_File | _Problem | _Skip]:
+def _iter_dir(
+    root: str, opts: CodeIngestOptions, want: Callable[[str], bool] | None = None
+) -> Iterator[_File | _Problem | _Skip]:
+    """Walk ``root`` without following symlinks; ``want(path)`` False -> no stat, no item."""
     root_real = os.path.realpath(root)
     prune = frozenset(opts.prune_dirs)
     stack: list[str] = [""]
@@ -666,6 +670,8 @@ def _iter_dir(root: str, opts: CodeIngestOptions) -> Iterator[_File | _Problem |
                     else:
                         subdirs.append(rel)
                 elif e.is_file(follow_symlinks=False):
+                    if want is not None and not want(rel):
+                        continue
                     size = e.stat(follow_symlinks=False).st_size
                     yield _File(rel, size, lambda limit, p=e.path: _read_fs(p, limit))
                 else:
@@ -964,7 +970,13 @@ def _default_repo_id(path: str | None, uri: str, kind: str) -> str:
     return _archive_name_stem(base) if kind == KIND_ARCHIVE else base
 
 
-def _open_reader(unit: Unit, opts: CodeIngestOptions, counters: Counter, prefix: str):
+def _open_reader(
+    unit: Unit,
+    opts: CodeIngestOptions,
+    counters: Counter,
+    prefix: str,
+    want: Callable[[str], bool] | None = None,
+):
     """The item generator for a unit's source; raises _SourceStop when it cannot start."""
     path = _local_path(unit.uri)
     if path is None:
@@ -986,7 +998,7 @@ def _open_reader(unit: Unit, opts: CodeIngestOptions, counters: Counter, prefix:
             if _git_bin() and unit.repo_commit:
                 return _iter_git_head(path, opts)
             counters["git_worktree_fallback"] += 1
-        return _iter_dir(path, opts)
+        return _iter_dir(path, opts, want)
     if not stat.S_ISREG(st.st_mode):
         raise _SourceStop("unsupported_source", f"not a file: {unit.uri!r}")
     try:
@@ -1236,7 +1248,7 @@ def iter_unit(
         return None
 
     try:
-        reader = _open_reader(unit, opts, counters, unit.root_prefix)
+        reader = _open_reader(unit, opts, counters, unit.root_prefix, unit.contains)
         for item in reader:
             if isinstance(item, _Skip):
                 if (item.path is None and first) or (

@@ -1,6 +1,6 @@
 """Run the DAGs on this machine through real Airflow (SQLite metadata DB under var/airflow).
 
-    python -m lmdata.workflow.local run web_pipeline      # `make run`
+    python -m lmdata.workflow.local run web_pipeline,code_pipeline   # `make run`
     python -m lmdata.workflow.local env                   # print the environment it uses
     python -m lmdata.workflow.local standalone            # `make airflow`: the UI on :8080
 
@@ -92,9 +92,12 @@ def main(argv: list[str] | None = None) -> int:
             if k.startswith(("AIRFLOW", "LMDATA")):
                 print(f"{k}={env[k]}")
         return 0
-    dag_id = argv[1] if len(argv) > 1 else "web_pipeline"
+    dag_ids = argv[1].split(",") if len(argv) > 1 else ["web_pipeline"]
     conf = json.loads(argv[2]) if len(argv) > 2 else None
-    return run_dag(dag_id, conf)
+    code = 0
+    for dag_id in dag_ids:
+        code = run_dag(dag_id, conf) or code
+    return code
 
 
 if __name__ == "__main__":

@@ -23,3 +23,21 @@ def ingest_args(spec: dict[str, Any]) -> list[str]:
         if spec.get(key) is not None:
             args += [flag, str(spec[key])]
     return args
+
+
+def sample_code_sources() -> list[str]:
+    """The bundled code sample: the running interpreter's `json` and `email` packages (PSF)."""
+    import sysconfig
+    from pathlib import Path
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    return [f"{stdlib / name}=PSF-2.0" for name in ("json", "email")]
+
+
+def code_args(sources: list[str]) -> list[str]:
+    if not sources:
+        raise ValueError("code_pipeline: no sources")
+    args: list[str] = []
+    for s in sources:
+        args += ["--source", str(s)]
+    return args

@@ -61,10 +61,16 @@ def _score_batches(batches, cfg_json: str, out_schema: pa.Schema):
     for batch in batches:
         cols = {n: batch.column(n) for n in batch.schema.names}
         texts = cols["text"].to_pylist()
+        meta_cols = [n for n in ("path", "language", "license_class", "repo_license") if n in cols]
+        metas = (
+            pa.Table.from_arrays([cols[n] for n in meta_cols], names=meta_cols).to_pylist()
+            if meta_cols
+            else [None] * batch.num_rows
+        )
         scores = {score_column(k): [] for k in keys}
         reasons, out_text, labels = [], [], {}
-        for text in texts:
-            res = pipeline.apply(text or "")
+        for text, meta in zip(texts, metas, strict=True):
+            res = pipeline.apply(text or "", meta)
             for k in keys:
                 scores[score_column(k)].append(float(res.scores.get(k, float("nan"))))
             reasons.append(res.reason)
@@ -207,7 +213,7 @@ class CurateStage(Stage):
                 ctx.stats.counters[f"{lf.name}={r[lf.name]}:in"] += r["n"]
                 ctx.stats.counters[f"{lf.name}={r[lf.name]}:kept"] += r["k"]
         attr_cols = (
-            ["doc_id", "crawl", "source", "url", "curate_run_id"]
+            [*carry, "curate_run_id"]
             + [f.name for f in label_fields + score_fields]
             + ["drop_reason"]
         )

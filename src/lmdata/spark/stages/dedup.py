@@ -29,8 +29,17 @@ from lmdata.lake import delta
 from lmdata.spark.job import Stage, StageContext
 
 TABLES = {
-    "web": ("silver/web_documents", delta.GOLD_WEB, "silver/web_dedup", "dedup/minhash_index")
+    "web": ("silver/web_documents", delta.GOLD_WEB, "silver/web_dedup", "dedup/minhash_index"),
+    "code": (
+        "silver/code_files",
+        "gold/code_files",
+        "silver/code_dedup",
+        "dedup/minhash_index_code",
+    ),
 }
+# per source: the keeper's sort column (earliest crawl / repository key), the URL-like column
+# for URL dedup (none for code), and the partition column of every output table
+LAYOUT = {"web": ("crawl", "url", "crawl"), "code": ("repo_key", None, "repo_key")}
 EXACT_BAND, URL_BAND = -1, -2
 _KEY_SCHEMA = pa.schema(
     [
@@ -65,7 +74,11 @@ def _key_batches(batches, exact_json: str, fuzzy_json: str):
     params = fuzzy.minhash_params()
     for batch in batches:
         texts = batch.column("text").to_pylist()
-        urls = batch.column("url").to_pylist()
+        urls = (
+            batch.column("url").to_pylist()
+            if "url" in batch.schema.names
+            else [None] * batch.num_rows
+        )
         tkeys = [text_key(t, exact) for t in texts]
         if fuzzy.enabled and texts:
             sig = signatures(texts, params)
@@ -132,11 +145,13 @@ class DedupStage(Stage):
         docs = docs.persist()
         ctx.job_group("keys, MinHash signatures and LSH band hashes")
         exact_json, fuzzy_json = cfg.exact.model_dump_json(), cfg.fuzzy.model_dump_json()
-        keys = docs.select("doc_id", "url", "text").mapInArrow(
+        sort_col, url_col, part_col = LAYOUT[ctx.args.source]
+        url_expr = F.col(url_col) if url_col else F.lit(None).cast("string")
+        keys = docs.select("doc_id", url_expr.alias("url"), "text").mapInArrow(
             lambda it: _key_batches(it, exact_json, fuzzy_json), spark_schema(_KEY_SCHEMA)
         )
         new = (
-            docs.select("doc_id", "crawl", "source", "url")
+            docs.select("doc_id", F.col(sort_col).alias("crawl"), "source", url_expr.alias("url"))
             .join(keys, "doc_id")
             .withColumn("is_new", F.lit(1))
             .persist()
@@ -146,7 +161,9 @@ class DedupStage(Stage):
             old, xver = read_delta(ctx.spark, index)
             ctx.stats.inputs[TABLES[ctx.args.source][3]] = xver
             # (a retry after a crash may find this batch's own keepers already in the index)
-            old = old.join(new.select("doc_id"), "doc_id", "left_anti")
+            old = old.withColumnRenamed(sort_col, "crawl").join(
+                new.select("doc_id"), "doc_id", "left_anti"
+            )
             nodes = new.unionByName(old.select(*new.columns[:-1]).withColumn("is_new", F.lit(0)))
         # bucket memberships: LSH bands, exact text key (-1), URL (-2)
         member = nodes.select("doc_id", "is_new", F.posexplode("bands").alias("band", "h"))
@@ -266,10 +283,12 @@ class DedupStage(Stage):
         kept_ids = res.where(F.col("duplicate_of").isNull()).select("doc_id")
         ctx.job_group(f"write {TABLES[ctx.args.source][3]}")
         r_index = write_delta(
-            new.join(kept_ids, "doc_id", "left_semi").drop("is_new"),
+            new.join(kept_ids, "doc_id", "left_semi")
+            .drop("is_new")
+            .withColumnRenamed("crawl", sort_col),
             index,
             mode=mode,
-            partition_by=["crawl"],
+            partition_by=[part_col],
             app_id=app_id,
             metadata=meta,
         )
@@ -278,7 +297,7 @@ class DedupStage(Stage):
             docs.join(kept_ids, "doc_id", "left_semi"),
             gold,
             mode=mode,
-            partition_by=["crawl"],
+            partition_by=[part_col],
             app_id=app_id,
             metadata=meta,
         )
@@ -295,10 +314,12 @@ class DedupStage(Stage):
                 "duplicate_of",
                 "dedup_reason",
                 "dedup_run_id",
-            ),
+            )
+            .withColumnRenamed("crawl", sort_col)
+            .drop(*([] if url_col else ["url"])),
             attrs,
             mode=mode,
-            partition_by=["crawl"],
+            partition_by=[part_col],
             app_id=app_id,
             metadata=meta,
         )

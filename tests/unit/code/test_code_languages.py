@@ -70,7 +70,10 @@ def test_header_disambiguation():
     assert language_of("x.h", "#include <stdio.h>\nint f(void);\n") == "C"
     assert language_of("x.h", "#include <vector>\nnamespace a {}\n") == "C++"
     assert language_of("x.h", "template <typename T> struct S {};\n") == "C++"
-    assert language_of("x.h", "#import <Foundation/Foundation.h>\n@interface A\n@end\n") == "Objective-C"
+    assert (
+        language_of("x.h", "#import <Foundation/Foundation.h>\n@interface A\n@end\n")
+        == "Objective-C"
+    )
     assert language_of("x.m", "function y = f(x)\n  y = x;\nend\n") == "MATLAB"
     assert language_of("x.m", "@implementation A\n@end\n") == "Objective-C"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from code_helpers import MIT_TEXT, ingest, paths_of, reasons, write_tree
 
-from conftest import MIT_TEXT, ingest, paths_of, reasons, write_tree
 from lmdata.document import QUARANTINE_SCHEMA, stable_doc_id
 from lmdata.errors import ConfigError
 from lmdata.ingest import code as code_mod
@@ -102,7 +102,9 @@ def test_unit_round_trip_and_unplanned_unit(small_repo: Path):
 
 
 def test_source_spec_overrides(small_repo: Path):
-    spec = SourceSpec(str(small_repo), repo_id="example.org/demo", license_override="GPL-3.0-or-later")
+    spec = SourceSpec(
+        str(small_repo), repo_id="example.org/demo", license_override="GPL-3.0-or-later"
+    )
     files, rejects, _, units = ingest([spec, {"uri": str(small_repo), "repo_id": "dict/src"}])
     assert rejects == []
     row = files["example.org/demo:pkg/core.py"]

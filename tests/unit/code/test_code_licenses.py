@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from code_helpers import GPL3_NOTICE, MIT_TEXT, SITE_PACKAGES
 
-from conftest import GPL3_NOTICE, MIT_TEXT, SITE_PACKAGES
 from lmdata.ingest.licenses import (
     COPYLEFT,
     PERMISSIVE,
@@ -104,14 +104,33 @@ def test_license_texts_synthetic():
         "permitted provided that the following conditions are met:\n1. ...\n2. ...\n"
     )
     assert detect_license_text(bsd) == "BSD-2-Clause"
-    assert detect_license_text(bsd + "3. Neither the name of the copyright holder nor ...") == "BSD-3-Clause"
-    assert detect_license_text(bsd + "All advertising materials mentioning features or use of this software") == "BSD-4-Clause"
-    assert detect_license_text("Licensed under the Apache License, Version 2.0 (the \"License\")") == "Apache-2.0"
-    assert detect_license_text("This is free and unencumbered software released into the public domain.") == "Unlicense"
+    assert (
+        detect_license_text(bsd + "3. Neither the name of the copyright holder nor ...")
+        == "BSD-3-Clause"
+    )
+    assert (
+        detect_license_text(
+            bsd + "All advertising materials mentioning features or use of this software"
+        )
+        == "BSD-4-Clause"
+    )
+    assert (
+        detect_license_text('Licensed under the Apache License, Version 2.0 (the "License")')
+        == "Apache-2.0"
+    )
+    assert (
+        detect_license_text(
+            "This is free and unencumbered software released into the public domain."
+        )
+        == "Unlicense"
+    )
     assert detect_license_text("Mozilla Public License Version 2.0\n====") == "MPL-2.0"
     assert detect_license_text("All rights reserved. Do not copy.") is None
     # two licenses in one file: both, joined with AND
-    assert detect_license_text(MIT_TEXT + "\n\nMozilla Public License Version 2.0\n") == "MPL-2.0 AND MIT"
+    assert (
+        detect_license_text(MIT_TEXT + "\n\nMozilla Public License Version 2.0\n")
+        == "MPL-2.0 AND MIT"
+    )
 
 
 def test_interpreter_license_is_python():
@@ -167,8 +186,16 @@ def test_candidates():
         "x.egg-info/PKG-INFO",
         "src/x.egg-info/PKG-INFO",
     ]
-    no = ["src/LICENSE", "docs/pyproject.toml", "a/b/package.json", "licenses.py", "x-1.0.dist-info/RECORD"]
-    assert all(is_license_candidate(p) for p in yes), [p for p in yes if not is_license_candidate(p)]
+    no = [
+        "src/LICENSE",
+        "docs/pyproject.toml",
+        "a/b/package.json",
+        "licenses.py",
+        "x-1.0.dist-info/RECORD",
+    ]
+    assert all(is_license_candidate(p) for p in yes), [
+        p for p in yes if not is_license_candidate(p)
+    ]
     assert not any(is_license_candidate(p) for p in no), [p for p in no if is_license_candidate(p)]
 
 
@@ -205,20 +232,47 @@ def test_tiers_and_sources():
 
 
 def test_project_metadata_files():
-    assert detect_repo_license({"pyproject.toml": '[project]\nname="x"\nlicense = "MIT OR Apache-2.0"\n'}).expression == "MIT OR Apache-2.0"
-    assert detect_repo_license({"pyproject.toml": '[project]\nlicense = {text = "BSD License"}\n'}).expression == "BSD-3-Clause"
-    assert detect_repo_license({"pyproject.toml": '[tool.poetry]\nlicense = "LGPL-3.0-or-later"\n'}).expression == "LGPL-3.0-or-later"
-    assert detect_repo_license({"package.json": json.dumps({"license": "ISC"})}).expression == "ISC"
-    assert detect_repo_license({"package.json": json.dumps({"license": {"type": "MIT"}})}).expression == "MIT"
     assert (
-        detect_repo_license({"package.json": json.dumps({"licenses": [{"type": "MIT"}, {"type": "GPL-2.0"}]})}).expression
+        detect_repo_license(
+            {"pyproject.toml": '[project]\nname="x"\nlicense = "MIT OR Apache-2.0"\n'}
+        ).expression
+        == "MIT OR Apache-2.0"
+    )
+    assert (
+        detect_repo_license(
+            {"pyproject.toml": '[project]\nlicense = {text = "BSD License"}\n'}
+        ).expression
+        == "BSD-3-Clause"
+    )
+    assert (
+        detect_repo_license(
+            {"pyproject.toml": '[tool.poetry]\nlicense = "LGPL-3.0-or-later"\n'}
+        ).expression
+        == "LGPL-3.0-or-later"
+    )
+    assert detect_repo_license({"package.json": json.dumps({"license": "ISC"})}).expression == "ISC"
+    assert (
+        detect_repo_license({"package.json": json.dumps({"license": {"type": "MIT"}})}).expression
+        == "MIT"
+    )
+    assert (
+        detect_repo_license(
+            {"package.json": json.dumps({"licenses": [{"type": "MIT"}, {"type": "GPL-2.0"}]})}
+        ).expression
         == "MIT OR GPL-2.0-only"
     )
-    assert detect_repo_license({"Cargo.toml": '[package]\nlicense = "MIT/Apache-2.0"\n'}).expression == "MIT OR Apache-2.0"
+    assert (
+        detect_repo_license({"Cargo.toml": '[package]\nlicense = "MIT/Apache-2.0"\n'}).expression
+        == "MIT OR Apache-2.0"
+    )
     cfg = "[metadata]\nname = x\nlicense = Apache 2.0\nclassifiers =\n    License :: OSI Approved :: MIT License\n"
     assert detect_repo_license({"setup.cfg": cfg}).expression == "Apache-2.0"
     # broken metadata is ignored, not an error
-    broken = {"pyproject.toml": "[project\nlicense=", "package.json": "{not json", "LICENSE": MIT_TEXT}
+    broken = {
+        "pyproject.toml": "[project\nlicense=",
+        "package.json": "{not json",
+        "LICENSE": MIT_TEXT,
+    }
     assert detect_repo_license(broken).expression == "MIT"
     # COPYING + COPYING.LESSER: the LGPL (its text cites the GPL)
     gpl = "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n"
