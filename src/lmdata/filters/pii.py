@@ -558,33 +558,38 @@ def _fingerprint(recognizer) -> str:
     return hashlib.sha1(repr((pats, recognizer.global_regex_flags)).encode()).hexdigest()[:16]
 
 
-#: recognizer class -> (pattern fingerprint, minimum digits every match has inside one run of
-#: digits and phone punctuation (None: no digit trigger), extra trigger builder names).
-#: Why each minimum holds (all separators are in phone punctuation, "-", " ", "." included):
-#:   CreditCard (4\d{3}|5[0-5]\d{2}|6\d{3}|1\d{3}|3\d{3})[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5} -> 13
-#:   UsSsn: 9 [0-9] with at most two of "- ." between them (all five patterns)           -> 9
-#:   Nhs [0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}                                               -> 10
-#:   UsItin 9\d{2}[- ]?..\d{4} (9 digits)                                                 -> 9
-#:   UsBank [0-9]{8,17}; UsPassport [0-9]{9} | [A-Z][0-9]{8}                              -> 8
-#:   MedicalLicense ..\d{7} | .9\d{7}                                                     -> 7
-#:   Ip: every IPv4/IPv4-mapped/embedded match holds a dotted quad of [0-9]               -> 4
-#:       and every IPv6 match holds "::" or ":<1-4 hex>:" (extra trigger "ipv6")
-#:   Email: "[@]" (trigger "at"); Iban: [A-Z]{2}[0-9]{2} (trigger "iban");
-#:   Crypto: (bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59} (trigger "crypto", no \b in the pattern);
-#:   Url: every pattern holds [.](?:<TLD of >= 2 letters>) (trigger "url").
-_TRIGGERS: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
-    "CreditCardRecognizer": ("a6dd13a662f09692", 13, ()),
-    "UsSsnRecognizer": ("ce7dd6a5891d2979", 9, ()),
-    "NhsRecognizer": ("2706a42bcd44b904", 10, ()),
-    "UsItinRecognizer": ("2a37f532450de60e", 9, ()),
-    "UsBankRecognizer": ("f48a2a371cf03224", 8, ()),
-    "UsPassportRecognizer": ("6efc8eb12c6adf8d", 8, ()),
-    "MedicalLicenseRecognizer": ("12fb8a94168a11f6", 7, ()),
-    "IpRecognizer": ("b003ad7fcee78407", 4, ("ipv6",)),
-    "EmailRecognizer": ("b2490b3a4d9654ce", None, ("at",)),
-    "IbanRecognizer": ("f83397f292a2bcfc", None, ("iban",)),
-    "CryptoRecognizer": ("cee8e7dffbac3556", None, ("crypto",)),
-    "UrlRecognizer": ("1a78b590347982dc", None, ("url",)),
+class _Trigger(NamedTuple):
+    """What every match of a recognizer contains (see ``_TRIGGERS``)."""
+
+    fingerprint: str  # of the patterns this entry was written for
+    min_digits: int | None = None  # digits inside one run of digits + phone punctuation
+    min_dots: int = 0  # "." inside that same run
+    extra: tuple[str, ...] = ()  # other trigger regexes (``_build_trigger`` names)
+
+
+#: Why each entry holds (all separators below are phone punctuation: "-", " ", "." included):
+#:   CreditCard (4\d{3}|5[0-5]\d{2}|6\d{3}|1\d{3}|3\d{3})[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}: 13 digits
+#:   UsSsn: 9 [0-9] with at most two of "- ." between them (all five patterns)
+#:   Nhs [0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}: 10; UsItin 9\d{2}[- ]?..[- ]?\d{4}: 9
+#:   UsBank [0-9]{8,17}; UsPassport [0-9]{9} | [A-Z][0-9]{8}: 8
+#:   MedicalLicense [A-Z][a-zA-Z]\d{7} | [A-Z]9\d{7}: 7
+#:   Ip: every IPv4 / IPv4-mapped / IPv4-embedded match holds a dotted quad of [0-9] (4
+#:       digits, 3 dots), every IPv6 match "::" or ":<1-4 hex>:" (trigger "ipv6")
+#:   Email: "[@]" ("at"); Iban: [A-Z]{2}[0-9]{2} ("iban"); Crypto: (bc1|[13])[...]{25,59}
+#:   with no \b ("crypto"); Url: [.](?:<TLD of >= 2 letters>) in every pattern ("url").
+_TRIGGERS: dict[str, _Trigger] = {
+    "CreditCardRecognizer": _Trigger("a6dd13a662f09692", 13),
+    "UsSsnRecognizer": _Trigger("ce7dd6a5891d2979", 9),
+    "NhsRecognizer": _Trigger("2706a42bcd44b904", 10),
+    "UsItinRecognizer": _Trigger("2a37f532450de60e", 9),
+    "UsBankRecognizer": _Trigger("f48a2a371cf03224", 8),
+    "UsPassportRecognizer": _Trigger("6efc8eb12c6adf8d", 8),
+    "MedicalLicenseRecognizer": _Trigger("12fb8a94168a11f6", 7),
+    "IpRecognizer": _Trigger("b003ad7fcee78407", 4, 3, ("ipv6",)),
+    "EmailRecognizer": _Trigger("b2490b3a4d9654ce", extra=("at",)),
+    "IbanRecognizer": _Trigger("f83397f292a2bcfc", extra=("iban",)),
+    "CryptoRecognizer": _Trigger("cee8e7dffbac3556", extra=("crypto",)),
+    "UrlRecognizer": _Trigger("1a78b590347982dc", extra=("url",)),
 }
 
 
@@ -601,8 +606,10 @@ def _build_trigger(name: str, flags: int):
         h = cls("[0-9A-Fa-f]")
         return re.compile(f":(?::|{h}{{1,4}}:)")
     if name == "iban":
+        import regex
+
         letter, digit = cls("[A-Z]"), cls("[0-9]")
-        return re.compile(f"{digit}{digit}(?<={letter}{letter}{digit}{digit})")
+        return regex.compile(f"{digit}{digit}(?<={letter}{letter}{digit}{digit})")
     if name == "crypto":
         return re.compile(f"{cls('[13]')}{cls('[a-zA-HJ-NP-Z0-9]')}{{25}}")
     if name == "url":
@@ -652,6 +659,7 @@ class _RegexPlan:
         self.rec = recognizer
         self.mode = "doc"  # "windows" | "batch" | "doc"
         self.min_digits: int | None = None
+        self.min_dots = 0
         self.triggers: list[Any] = []
         flags = recognizer.global_regex_flags or 0
         atoms: list[str] | None = []
@@ -672,8 +680,7 @@ class _RegexPlan:
         spec = _TRIGGERS.get(type(recognizer).__name__)
         if spec is None:
             return
-        fp, min_digits, extra = spec
-        if _fingerprint(recognizer) != fp:
+        if _fingerprint(recognizer) != spec.fingerprint:
             log.warning(
                 "pii: %s: patterns differ from the ones the trigger table was written for; "
                 "scanning whole batches (exact, slower)",
@@ -681,8 +688,9 @@ class _RegexPlan:
             )
             return
         self.mode = "windows"
-        self.min_digits = min_digits
-        self.triggers = [_build_trigger(name, flags) for name in extra]
+        self.min_digits = spec.min_digits
+        self.min_dots = spec.min_dots
+        self.triggers = [_build_trigger(name, flags) for name in spec.extra]
 
     def run(self, big: str, digit_hits, docs: list[str], doc_starts: list[int]) -> list:
         """RecognizerResults with offsets into ``big``."""
@@ -697,7 +705,12 @@ class _RegexPlan:
             return self.rec.analyze(big, entities, None)
         spans: list[tuple[int, int]] = []
         if self.min_digits is not None:
-            spans.extend((s, e) for s, e, n in digit_hits if n >= self.min_digits)
+            dots = self.min_dots
+            spans.extend(
+                (s, e)
+                for s, e, n in digit_hits
+                if n >= self.min_digits and (not dots or big.count(".", s, e) >= dots)
+            )
         for trig in self.triggers:
             spans.extend(m.span() for m in trig.finditer(big))
         if not spans:
@@ -777,6 +790,9 @@ class _PhonePlan:
             (pu, "_EXTN_PATTERNS_FOR_MATCHING"),
             (pu, "_VALID_PUNCTUATION"),
             (pu, "_PLUS_CHARS"),
+            (pu, "_VALID_START_CHAR_PATTERN"),
+            (pu, "_choose_formatting_pattern_for_number"),
+            (pu, "_formatting_rule_has_first_group_only"),
         )
         if not all(hasattr(x, a) for x, a in needed) or (
             hashlib.sha1(pu._EXTN_PATTERNS_FOR_MATCHING.encode()).hexdigest()[:16]
@@ -799,20 +815,29 @@ class _PhonePlan:
         self._matcher = pm.PhoneNumberMatcher
         self._normalize_digits = pu.normalize_digits_only
         self._plus = frozenset(pu._PLUS_CHARS)
+        self._start_char = pu._VALID_START_CHAR_PATTERN
         self._ascii_letter = ascii_letter
         self._bad: dict[str, bool] = {}
         self.k_nat, self.k_intl = self._digit_bounds(phonenumbers, pu)
         self.k_min = min([self.k_intl, *self.k_nat.values()])
         self.idd = {}
-        # national numbers: the general pattern of every region sharing the country code, for
-        # regions whose national-prefix stripping leaves a suffix of the digits (no transform)
-        self._general: dict[str, list[tuple[Any, tuple[int, ...]]] | None] = {}
+        self._nat: dict[str, dict[str, Any] | None] = {}
         for r in self.regions:
             md = phonenumbers.PhoneMetadata.metadata_for_region(r)
             if md is not None and md.international_prefix:
                 self.idd[r] = re.compile(md.international_prefix)
-            self._general[r] = self._general_patterns(phonenumbers, pu, md)
-        self._substring_cache: dict[tuple[str, str, bool], bool] = {}
+            self._nat[r] = self._national_info(phonenumbers, pu, md)
+        self._choose_format = pu._choose_formatting_pattern_for_number
+        self._first_group_only = pu._formatting_rule_has_first_group_only
+        self._nat_cache: dict[tuple[str, str, bool], bool] = {}
+        self._digits_cache: dict[str, str] = {}
+        self._info_cache: dict[str, Any] = {}
+        self._regions_by_k: dict[int, tuple[str, ...]] = {}
+        self._ascii_non_digit = re.compile("[^0-9]")
+        self._letter = re.compile(r"[^\W\d_]")  # superset of str.isalpha
+        self._is_digit_delete = dict.fromkeys(
+            i for i in range(0x110000) if not 0xD800 <= i < 0xE000 and chr(i).isdigit()
+        )
         # a character an extension needs (libphonenumber's parsing extension pattern, with its
         # IGNORECASE): any letter, or one of , ; # ＃ ~ ～ (each case-folded as re does)
         self._ext_marker = re.compile(
@@ -838,7 +863,7 @@ class _PhonePlan:
                     plan._rejects(p),
                     candidate,
                     plan._rejects(n),
-                    self.preferred_region,
+                    plan._cache_region(candidate, self.preferred_region),
                     self.leniency,
                 )
                 number = _PV_CACHE.get(key)
@@ -917,19 +942,20 @@ class _PhonePlan:
     )
 
     @classmethod
-    def _general_patterns(cls, phonenumbers, pu, md) -> list | None:
-        """Per region sharing ``md``'s country code: (general pattern, its possible lengths,
-        [(type pattern, its possible lengths)]); None when national-prefix stripping may not
-        leave a substring of the digits (a transform rule) or the metadata is incomplete."""
+    def _national_info(cls, phonenumbers, pu, md) -> dict[str, Any] | None:
+        """What parsing a national number for region ``md`` uses: its country code, national
+        prefix pattern and transform rule, the main region's metadata (national prefix and
+        formats, for ``_is_national_prefix_present_if_required``), and per region sharing the
+        country code (general pattern, possible lengths, [(type pattern, lengths)]). None when
+        the metadata is incomplete (then every candidate is parsed)."""
         import re
 
-        if md is None or md.national_prefix_transform_rule:
+        if md is None:
             return None
-        out = []
-        for region in pu.COUNTRY_CODE_TO_REGION_CODE.get(md.country_code, ()):
-            rmd = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
-                md.country_code, region
-            )
+        cc = md.country_code
+        regions = []
+        for region in pu.COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
+            rmd = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
             desc = rmd.general_desc if rmd is not None else None
             lengths = tuple(x for x in (desc.possible_length if desc else ()) if x > 0)
             if desc is None or not desc.national_number_pattern or not lengths:
@@ -939,37 +965,110 @@ class _PhonePlan:
                 t = getattr(rmd, name, None)
                 if t is not None and t.national_number_pattern:
                     types.append((re.compile(t.national_number_pattern), tuple(t.possible_length)))
-            out.append((re.compile(desc.national_number_pattern), lengths, types))
-        return out or None
+            regions.append((re.compile(desc.national_number_pattern), lengths, types))
+        main = phonenumbers.PhoneMetadata.metadata_for_region(pu.region_code_for_country_code(cc))
+        if not regions or main is None:
+            return None
+        nfp = md.national_prefix_for_parsing
+        main_nfp = main.national_prefix_for_parsing
+        return {
+            "cc": str(cc),
+            "np": re.compile(nfp) if nfp else None,
+            "rule": md.national_prefix_transform_rule or None,
+            "main_np": re.compile(main_nfp) if main_nfp else None,
+            "formats": main.number_format,
+            "regions": regions,
+        }
 
-    def _national_substring_ok(self, digits: str, region: str, plain: bool) -> bool:
-        """A number parsed as national for ``region`` is valid only if its national significant
-        number is valid for a region R sharing the country code: a possible length of R's
-        general description, matching its pattern, and matching one of R's number types (their
-        lengths and patterns), as libphonenumber's ``is_valid_number`` requires. Parsing only
-        cuts an extension off the end and the country code / national prefix off the start, so
-        that number is a substring of the candidate's digits, and a suffix when the candidate
-        is ``plain`` (no character that can start an extension: letters , ; # ~)."""
-        general = self._general.get(region)
-        if general is None:
+    def reset_caches(self) -> None:
+        self._nat_cache.clear()
+        self._digits_cache.clear()
+        self._info_cache.clear()
+
+    def _national_ok(self, digits: str, region: str, plain: bool) -> bool:
+        """False only if no parse of a national candidate (no "+", no international prefix)
+        with these ``digits`` can be valid for ``region``'s matcher. libphonenumber's
+        ``is_valid_number`` needs the national significant number (NSN) to have a possible
+        length of, match the general pattern of, and match one number type of, a region
+        sharing the country code; VALID leniency also needs the national prefix when the
+        number was read in national format and its format rule requires one.
+        ``plain`` candidates (no character that can start an extension: letters , ; # ~) have
+        as digits exactly the number's digits, and parsing only strips the country code (if the
+        digits start with it) and the national prefix (at most twice, or applies the transform
+        rule), so the NSN is one of a few strings; otherwise the number's digits are a prefix
+        of ``digits`` (an extension cut off) and, without a transform rule, the NSN is one of
+        their substrings."""
+        info = self._nat.get(region)
+        if info is None:
             return True
         key = (digits, region, plain)
-        v = self._substring_cache.get(key)
+        v = self._nat_cache.get(key)
         if v is None:
-            v = self._any_valid_substring(digits, general, plain)
-            if len(self._substring_cache) > _PV_CACHE_MAX:
-                self._substring_cache.clear()
-            self._substring_cache[key] = v
+            if plain:
+                v = self._plain_national_ok(digits, info)
+            elif info["rule"]:
+                v = True
+            else:
+                v = self._any_valid_substring(digits, info["regions"])
+            if len(self._nat_cache) > _PV_CACHE_MAX:
+                self._nat_cache.clear()
+            self._nat_cache[key] = v
         return v
 
+    def _plain_national_ok(self, digits: str, info: dict[str, Any]) -> bool:
+        np_re, rule = info["np"], info["rule"]
+
+        def closure(start: str) -> set[str]:
+            out = {start}
+            for _ in range(2):  # parse may strip the national prefix twice
+                for x in list(out):
+                    m = np_re.match(x) if np_re is not None else None
+                    if m is None:
+                        continue
+                    if rule and m.groups() and m.groups()[-1] is not None:
+                        out.add(np_re.sub(rule, x, count=1))
+                    else:
+                        out.add(x[m.end() :])
+            return out
+
+        regions = info["regions"]
+        cc = info["cc"]
+        if digits.startswith(cc) and any(
+            self._valid_nsn(x, regions) for x in closure(digits[len(cc) :])
+        ):
+            return True  # read with the country code: no national-prefix requirement
+        candidates = [x for x in closure(digits) if self._valid_nsn(x, regions)]
+        if not candidates:
+            return False
+        main_np = info["main_np"]
+        if main_np is not None and main_np.match(digits) is not None:
+            return True  # a national prefix may be present
+        # no national prefix in the input: then the NSN is ``digits`` and its format rule must
+        # not require one (libphonenumber's _is_national_prefix_present_if_required)
+        fmt = self._choose_format(info["formats"], digits)
+        return not (
+            fmt is not None
+            and fmt.national_prefix_formatting_rule
+            and not fmt.national_prefix_optional_when_formatting
+            and not self._first_group_only(fmt.national_prefix_formatting_rule)
+        )
+
     @staticmethod
-    def _any_valid_substring(digits: str, general, suffix_only: bool) -> bool:
+    def _valid_nsn(nsn: str, regions) -> bool:
+        n = len(nsn)
+        for pattern, lengths, types in regions:
+            if n in lengths and pattern.fullmatch(nsn):
+                for tp, tl in types:
+                    if (not tl or n in tl) and tp.fullmatch(nsn):
+                        return True
+        return False
+
+    @staticmethod
+    def _any_valid_substring(digits: str, regions) -> bool:
         n = len(digits)
-        for pattern, lengths, types in general:
+        for pattern, lengths, types in regions:
             for length in lengths:
-                if length > n:
-                    continue
-                for i in range(n - length, n - length + 1) if suffix_only else range(n - length + 1):
+                for i in range(n - length + 1):
                     if pattern.fullmatch(digits, i, i + length) and any(
                         (not tl or length in tl) and tp.fullmatch(digits, i, i + length)
                         for tp, tl in types
@@ -980,10 +1079,21 @@ class _PhonePlan:
     def _k(self, c: str) -> int:
         """Digits of candidate ``c``, plus its letters when it has 3+ ASCII letters (then
         libphonenumber maps letters to keypad digits)."""
-        digits = sum(ch.isdigit() for ch in c)
+        k = len(c) - len(c.translate(self._is_digit_delete))
         if len(self._ascii_letter.findall(c)) >= 3:
-            digits += sum(ch.isalpha() for ch in c)
-        return digits
+            k += len(self._letter.findall(c))
+        return k
+
+    def _digits(self, c: str) -> str:
+        """libphonenumber's ``normalize_digits_only(c)`` (memoised; ASCII fast path)."""
+        v = self._digits_cache.get(c)
+        if v is None:
+            if len(self._digits_cache) > _PV_CACHE_MAX:
+                self._digits_cache.clear()
+            v = self._digits_cache[c] = (
+                self._ascii_non_digit.sub("", c) if c.isascii() else self._normalize_digits(c)
+            )
+        return v
 
     def _rejects(self, ch: str) -> bool | None:
         """How the matcher's neighbour check sees ``ch``: None (no neighbour), True (a Latin
@@ -996,11 +1106,17 @@ class _PhonePlan:
             v = self._bad[ch] = bool(m._is_invalid_punctuation_symbol(ch) or m._is_latin_letter(ch))
         return v
 
+    def _cache_region(self, c: str, region: str) -> str:
+        """``region``, or "+" when the candidate's number starts with a plus sign: parsing and
+        verifying such a number never reads the default region."""
+        m = self._start_char.search(c)
+        return "+" if m is not None and m.group() in self._plus else region
+
     def _verifies(self, p: str, c: str, n: str, region: str) -> bool:
         """libphonenumber's ``_parse_and_verify(c)`` with neighbours ``p`` and ``n``; it reads
         them only through the check above, so the verdict is memoised on that."""
         pb, nb = self._rejects(p), self._rejects(n)
-        key = (pb, c, nb, region, self.leniency)
+        key = (pb, c, nb, self._cache_region(c, region), self.leniency)
         v = _PV_CACHE.get(key)
         if v is None:
             if len(_PV_CACHE) >= _PV_CACHE_MAX:
@@ -1011,38 +1127,58 @@ class _PhonePlan:
             v = _PV_CACHE[key] = False if match is None else match.number
         return v is not False
 
+    def _candidate_info(self, c: str):
+        """Region-independent facts about candidate ``c`` (memoised): (regions its digit count
+        allows, its digits, may it be international for every region, is it plain)."""
+        info = self._info_cache.get(c)
+        if info is None:
+            k = len(c) - len(c.translate(self._is_digit_delete))
+            ascii_letters = len(self._ascii_letter.findall(c))
+            if ascii_letters >= 3:
+                k += len(self._letter.findall(c))
+            regions = self._regions_by_k.get(k)
+            if regions is None:
+                regions = self._regions_by_k[k] = tuple(
+                    r
+                    for r in self.regions
+                    if k >= min(self.k_nat.get(r, 1), self.k_intl)
+                )
+            if regions:
+                intl_any = ascii_letters >= 3 or any(ch in self._plus for ch in c)
+                plain = self._ext_marker.search(c) is None
+                info = (regions, self._digits(c), intl_any, plain, k)
+            else:
+                info = ((), "", False, False, k)
+            if len(self._info_cache) > _PV_CACHE_MAX:
+                self._info_cache.clear()
+            self._info_cache[c] = info
+        return info
+
     def _regions_to_match(self, attempts, texts, seg_starts) -> dict[int, set[str]]:
         """Window index -> regions for which one of its recorded attempts verifies."""
         todo: dict[int, set[str]] = {}
-        k_nat, k_intl, k_min = self.k_nat, self.k_intl, self.k_min
-        plus = self._plus
+        k_nat, k_intl = self.k_nat, self.k_intl
         for c, off in attempts:
-            k = self._k(c)
-            if k < k_min:
+            regions, digits, intl_any, plain, k = self._candidate_info(c)
+            if not regions:
                 continue
             i = bisect.bisect_right(seg_starts, off) - 1
-            w, lo = texts[i], off - seg_starts[i]
-            hi = lo + len(c)
-            p = w[lo - 1] if lo > 0 else ""
-            n = w[hi] if hi < len(w) else ""
             done = todo.setdefault(i, set())
-            intl_any = any(ch in plus for ch in c) or len(self._ascii_letter.findall(c)) >= 3
-            plain = self._ext_marker.search(c) is None
-            digits = None
-            for region in self.regions:
+            for region in regions:
                 if region in done:
                     continue
                 kn = k_nat.get(region, 1)
                 idd = self.idd.get(region)
-                intl = intl_any or idd is None
-                if not intl:
-                    if digits is None:
-                        digits = self._normalize_digits(c)
-                    intl = idd.match(digits) is not None
-                if k < (min(kn, k_intl) if intl else kn):
+                intl = intl_any or idd is None or idd.match(digits) is not None
+                if intl:
+                    if k < min(kn, k_intl):
+                        continue
+                elif k < kn or not self._national_ok(digits, region, plain):
                     continue
-                if not intl and not self._national_substring_ok(digits, region, plain):
-                    continue
+                w, lo = texts[i], off - seg_starts[i]
+                hi = lo + len(c)
+                p = w[lo - 1] if lo > 0 else ""
+                n = w[hi] if hi < len(w) else ""
                 if self._verifies(p, c, n, region):
                     done.add(region)
         return todo
@@ -1057,12 +1193,15 @@ class _PhonePlan:
                 for text, start in zip(docs, doc_starts, strict=True)
                 for r in self.rec.analyze(text, entities, None)
             ]
-        spans = [(s, e) for s, e, n in digit_hits if n >= self.k_min]
+        windows = [self.runs.window(big, s, e) for s, e, n in digit_hits if n >= self.k_min]
         for trig in self.extra:
-            spans.extend(m.span() for m in trig.finditer(big))
-        if not spans:
+            for m in trig.finditer(big):
+                s, e = self.runs.window(big, *m.span())
+                if self._k(big[s:e]) >= self.k_min:  # bounds k of every candidate inside
+                    windows.append((s, e))
+        if not windows:
             return []
-        windows = _merge([self.runs.window(big, s, e) for s, e in spans])
+        windows = _merge(windows)
         texts = [big[s:e] for s, e in windows]
         seg_starts = []
         pos = 0
@@ -1114,6 +1253,13 @@ class _FastEngine:
         mins = [p.min_digits for p in self.plans if isinstance(p, _RegexPlan) and p.min_digits]
         mins += [p.k_min for p in self.plans if isinstance(p, _PhonePlan) and p.ok]
         self.digits = _Digits(min(mins)) if mins else None
+
+    def reset_caches(self) -> None:
+        """Forget memoised phone-number verdicts (benchmarks: measure a cold start)."""
+        _PV_CACHE.clear()
+        for plan in self.plans:
+            if isinstance(plan, _PhonePlan) and plan.ok:
+                plan.reset_caches()
 
     def analyze_batch(self, texts: list[str], score_threshold: float) -> list[list[PiiSpan]]:
         from presidio_analyzer import EntityRecognizer
