@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup java run test test-unit test-spark test-dags lint bench airflow lock clean
+.PHONY: help setup java run test test-unit test-spark test-dags lint bench eval airflow lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,8 +45,15 @@ test: setup ## all tests (unit, spark, dags, e2e)
 test-unit: setup ## pure-Python tests only (no JVM)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-bench: setup ## side-by-side benchmarks (results in BENCHMARKS.md; builds a 200 MiB corpus under bench/out)
+bench: setup ## side-by-side benchmarks -> BENCHMARKS.md (builds corpora under bench/out)
 	$(PY) -m bench.bench_ingest --mb 200
+	$(PY) -m bench.bench_dedup --mb 500
+	$(PY) -m bench.bench_code
+
+eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup) -> BENCHMARKS.md
+	$(PY) -m bench.eval_langid_toxicity
+	$(PY) -m bench.eval_pii
+	$(PY) -m bench.eval_dedup
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check src tests dags spark_jobs bench
