@@ -142,6 +142,7 @@ class FuzzyDedupConfig(_Strict):
 class DedupConfig(_Strict):
     exact: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     fuzzy: FuzzyDedupConfig = Field(default_factory=FuzzyDedupConfig)
+    cross_source: bool = False  # also dedup web against kept code and code against kept web
 
 
 DEFAULT_WEB_FILTERS: dict[str, dict[str, Any] | None] = {

@@ -165,3 +165,34 @@ def test_incremental_batches(spark, tmp_path):
     assert _dedup(lake, "b2").status == "skipped"
     # a new run with nothing new processes nothing
     assert _dedup(lake, "b3").rows_in == 0
+
+
+def test_cross_source_dedup_is_configurable(spark, tmp_path):
+    from lmdata.spark.io import write_delta
+
+    texts = _real_texts()
+    lake = tmp_path / "lake"
+    _write_silver(spark, lake, [("w1", "CC-MAIN-2024-22", "http://w.org/1", texts[0])])
+    _dedup(lake, "w")
+    code = spark.createDataFrame(
+        [
+            ("c1", "code", "repo-1", "repo", "a.py", texts[0]),
+            ("c2", "code", "repo-1", "repo", "b.py", texts[1]),
+        ],
+        "doc_id string, source string, repo_key string, repo_id string, path string, text string",
+    )
+    write_delta(code, delta.table_uri(str(lake), "silver/code_files"), partition_by=["repo_key"])
+    code_attrs = delta.table_uri(str(lake), "silver/code_dedup")
+    # off (the default): code is deduplicated against code only
+    _dedup(lake, "c-off", "--source", "code")
+    assert {r["doc_id"]: r["duplicate_of"] for r in delta.read_arrow(code_attrs).to_pylist()} == {
+        "c1": None,
+        "c2": None,
+    }
+    # on: a rebuild of the code side against the kept web documents too
+    s = _dedup(lake, "c-on", "--source", "code", "--rebuild", "--set", "dedup.cross_source=true")
+    got = {r["doc_id"]: r for r in delta.read_arrow(code_attrs).to_pylist()}
+    assert got["c1"]["duplicate_of"] == "w1" and got["c1"]["dedup_reason"] == "exact_duplicate"
+    assert got["c2"]["duplicate_of"] is None and s.rows_in == 2
+    gold = delta.read_arrow(delta.table_uri(str(lake), "gold/code_files"))["doc_id"].to_pylist()
+    assert gold == ["c2"]

@@ -85,6 +85,7 @@ and are never pickled: ``PiiRedactor`` and the filter only carry their config.
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import logging
 import os
@@ -379,6 +380,11 @@ def get_engine(entities: Iterable[str] | None = None) -> _FastEngine:
             engine = _ENGINES.get(ents)
             if engine is None:
                 engine = _ENGINES[ents] = _FastEngine(ents)
+                # the ~10^6 long-lived objects of spaCy / Presidio / libphonenumber metadata
+                # made every full garbage collection cost ~60 ms; they live as long as the
+                # process, so take them out of the collector's scans
+                gc.collect()
+                gc.freeze()
     return engine
 
 
@@ -826,13 +832,16 @@ class _PhonePlan:
             md = phonenumbers.PhoneMetadata.metadata_for_region(r)
             if md is not None and md.international_prefix:
                 self.idd[r] = re.compile(md.international_prefix)
-            self._nat[r] = self._national_info(phonenumbers, pu, md)
+            info = self._national_info(phonenumbers, pu, md)
+            if info is not None:  # regions parsed alike (US, CA) share verdicts
+                same = [i for i in self._nat.values() if i is not None and i["key"] == info["key"]]
+                info = same[0] if same else info
+            self._nat[r] = info
         self._choose_format = pu._choose_formatting_pattern_for_number
         self._first_group_only = pu._formatting_rule_has_first_group_only
-        self._nat_cache: dict[tuple[str, str, bool], bool] = {}
+        self._nat_cache: dict[tuple[str, int, bool], bool] = {}
         self._digits_cache: dict[str, str] = {}
-        self._info_cache: dict[str, Any] = {}
-        self._regions_by_k: dict[int, tuple[str, ...]] = {}
+        self._allowed_cache: dict[str, tuple[str, ...]] = {}
         self._ascii_non_digit = re.compile("[^0-9]")
         self._letter = re.compile(r"[^\W\d_]")  # superset of str.isalpha
         self._is_digit_delete = dict.fromkeys(
@@ -869,6 +878,8 @@ class _PhonePlan:
                 number = _PV_CACHE.get(key)
                 if number is False:
                     return None
+                if number is None and self.preferred_region not in plan._allowed(candidate):
+                    return None
                 if number is not None:
                     return pm.PhoneNumberMatch(offset, candidate, number)
                 match = super()._parse_and_verify(candidate, offset)
@@ -883,10 +894,12 @@ class _PhonePlan:
         firsts = _chars_matching("re", "[;exｅｘдa#＃~～iｉ]", flags)
         xs = _chars_matching("re", "[x]", flags)
         p_wo_x = _class_of(set(digits.punct_chars) - set(xs))
-        self.extra = [
-            regex.compile(rf"\d[ \xa0\t,]*{_class_of(firsts)}"),
-            regex.compile(rf"{_class_of(xs)}(?:(?:{p_wo_x}|\d)*{_class_of(xs)}){{2}}"),
-        ]
+        self.extra = [regex.compile(rf"\d[ \xa0\t,]*{_class_of(firsts)}")]
+        # three x in one run of digits and punctuation: found from each "x" (a literal scan)
+        # whose next character can continue such a run
+        self._x_literals = [re.compile(re.escape(x)) for x in xs]
+        self._x_run = regex.compile(rf"{_class_of(xs)}(?:(?:{p_wo_x}|\d)*{_class_of(xs)}){{2}}")
+        self._x_next = regex.compile(rf"{p_wo_x}|\d|{_class_of(xs)}")
         self.ok = True
 
     def _digit_bounds(self, phonenumbers, pu) -> tuple[dict[str, int], int]:
@@ -972,18 +985,20 @@ class _PhonePlan:
         nfp = md.national_prefix_for_parsing
         main_nfp = main.national_prefix_for_parsing
         return {
+            "key": (cc, nfp, md.national_prefix_transform_rule),
             "cc": str(cc),
             "np": re.compile(nfp) if nfp else None,
             "rule": md.national_prefix_transform_rule or None,
             "main_np": re.compile(main_nfp) if main_nfp else None,
             "formats": main.number_format,
             "regions": regions,
+            "lengths": frozenset(n for _, lengths, _ in regions for n in lengths),
         }
 
     def reset_caches(self) -> None:
         self._nat_cache.clear()
         self._digits_cache.clear()
-        self._info_cache.clear()
+        self._allowed_cache.clear()
 
     def _national_ok(self, digits: str, region: str, plain: bool) -> bool:
         """False only if no parse of a national candidate (no "+", no international prefix)
@@ -1001,7 +1016,7 @@ class _PhonePlan:
         info = self._nat.get(region)
         if info is None:
             return True
-        key = (digits, region, plain)
+        key = (digits, id(info), plain)
         v = self._nat_cache.get(key)
         if v is None:
             if plain:
@@ -1016,7 +1031,13 @@ class _PhonePlan:
         return v
 
     def _plain_national_ok(self, digits: str, info: dict[str, Any]) -> bool:
-        np_re, rule = info["np"], info["rule"]
+        np_re, rule, cc = info["np"], info["rule"], info["cc"]
+        regions = info["regions"]
+        if (np_re is None or np_re.match(digits) is None) and not digits.startswith(cc):
+            # nothing to strip: the NSN is ``digits``, read in national format
+            if len(digits) not in info["lengths"] or not self._valid_nsn(digits, regions):
+                return False
+            return self._prefix_not_required(digits, digits, info)
 
         def closure(start: str) -> set[str]:
             out = {start}
@@ -1031,8 +1052,6 @@ class _PhonePlan:
                         out.add(x[m.end() :])
             return out
 
-        regions = info["regions"]
-        cc = info["cc"]
         if digits.startswith(cc) and any(
             self._valid_nsn(x, regions) for x in closure(digits[len(cc) :])
         ):
@@ -1040,12 +1059,16 @@ class _PhonePlan:
         candidates = [x for x in closure(digits) if self._valid_nsn(x, regions)]
         if not candidates:
             return False
+        return any(self._prefix_not_required(digits, x, info) for x in candidates)
+
+    def _prefix_not_required(self, digits: str, nsn: str, info: dict[str, Any]) -> bool:
+        """libphonenumber's ``_is_national_prefix_present_if_required`` for input ``digits``
+        read in national format as ``nsn``: fine if the input may start with the national
+        prefix, else the format rule for ``nsn`` must not require one."""
         main_np = info["main_np"]
         if main_np is not None and main_np.match(digits) is not None:
             return True  # a national prefix may be present
-        # no national prefix in the input: then the NSN is ``digits`` and its format rule must
-        # not require one (libphonenumber's _is_national_prefix_present_if_required)
-        fmt = self._choose_format(info["formats"], digits)
+        fmt = self._choose_format(info["formats"], nsn)
         return not (
             fmt is not None
             and fmt.national_prefix_formatting_rule
@@ -1127,53 +1150,52 @@ class _PhonePlan:
             v = _PV_CACHE[key] = False if match is None else match.number
         return v is not False
 
-    def _candidate_info(self, c: str):
-        """Region-independent facts about candidate ``c`` (memoised): (regions its digit count
-        allows, its digits, may it be international for every region, is it plain)."""
-        info = self._info_cache.get(c)
-        if info is None:
+    def _allowed(self, c: str) -> tuple[str, ...]:
+        """The regions whose matcher might verify candidate ``c`` (memoised; pure in ``c``).
+        A region is ruled out when ``c`` has too few digits for the way it would be parsed
+        (national, or international with "+" / the region's international prefix) or, when
+        national, no valid national significant number (``_national_ok``). Digits: Unicode
+        digits, plus letters when 3+ ASCII letters make it a vanity number."""
+        allowed = self._allowed_cache.get(c)
+        if allowed is None:
             k = len(c) - len(c.translate(self._is_digit_delete))
             ascii_letters = len(self._ascii_letter.findall(c))
             if ascii_letters >= 3:
                 k += len(self._letter.findall(c))
-            regions = self._regions_by_k.get(k)
-            if regions is None:
-                regions = self._regions_by_k[k] = tuple(
-                    r
-                    for r in self.regions
-                    if k >= min(self.k_nat.get(r, 1), self.k_intl)
-                )
-            if regions:
-                intl_any = ascii_letters >= 3 or any(ch in self._plus for ch in c)
+            allowed = ()
+            if k >= self.k_min:
+                digits = self._digits(c)
+                intl_any = ascii_letters >= 3 or not self._plus.isdisjoint(c)
                 plain = self._ext_marker.search(c) is None
-                info = (regions, self._digits(c), intl_any, plain, k)
-            else:
-                info = ((), "", False, False, k)
-            if len(self._info_cache) > _PV_CACHE_MAX:
-                self._info_cache.clear()
-            self._info_cache[c] = info
-        return info
+                out = []
+                for region in self.regions:
+                    kn = self.k_nat.get(region, 1)
+                    if k < kn and k < self.k_intl:
+                        continue
+                    idd = self.idd.get(region)
+                    if intl_any or idd is None or idd.match(digits) is not None:
+                        ok = k >= min(kn, self.k_intl)
+                    else:
+                        ok = k >= kn and self._national_ok(digits, region, plain)
+                    if ok:
+                        out.append(region)
+                allowed = tuple(out)
+            if len(self._allowed_cache) > _PV_CACHE_MAX:
+                self._allowed_cache.clear()
+            self._allowed_cache[c] = allowed
+        return allowed
 
     def _regions_to_match(self, attempts, texts, seg_starts) -> dict[int, set[str]]:
         """Window index -> regions for which one of its recorded attempts verifies."""
         todo: dict[int, set[str]] = {}
-        k_nat, k_intl = self.k_nat, self.k_intl
         for c, off in attempts:
-            regions, digits, intl_any, plain, k = self._candidate_info(c)
-            if not regions:
+            allowed = self._allowed(c)
+            if not allowed:
                 continue
             i = bisect.bisect_right(seg_starts, off) - 1
             done = todo.setdefault(i, set())
-            for region in regions:
+            for region in allowed:
                 if region in done:
-                    continue
-                kn = k_nat.get(region, 1)
-                idd = self.idd.get(region)
-                intl = intl_any or idd is None or idd.match(digits) is not None
-                if intl:
-                    if k < min(kn, k_intl):
-                        continue
-                elif k < kn or not self._national_ok(digits, region, plain):
                     continue
                 w, lo = texts[i], off - seg_starts[i]
                 hi = lo + len(c)
@@ -1194,11 +1216,19 @@ class _PhonePlan:
                 for r in self.rec.analyze(text, entities, None)
             ]
         windows = [self.runs.window(big, s, e) for s, e, n in digit_hits if n >= self.k_min]
-        for trig in self.extra:
-            for m in trig.finditer(big):
-                s, e = self.runs.window(big, *m.span())
-                if self._k(big[s:e]) >= self.k_min:  # bounds k of every candidate inside
-                    windows.append((s, e))
+        spans = [m.span() for trig in self.extra for m in trig.finditer(big)]
+        x_next, x_run = self._x_next.match, self._x_run.match
+        for lit in self._x_literals:
+            for m in lit.finditer(big):
+                i = m.start()
+                if x_next(big, i + 1) is not None:
+                    xm = x_run(big, i)
+                    if xm is not None:
+                        spans.append(xm.span())
+        for span in spans:
+            s, e = self.runs.window(big, *span)
+            if self._k(big[s:e]) >= self.k_min:  # bounds k of every candidate inside
+                windows.append((s, e))
         if not windows:
             return []
         windows = _merge(windows)

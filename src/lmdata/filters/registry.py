@@ -21,6 +21,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "lmdata.filters.toxicity",
     "lmdata.filters.code_filters",
     "lmdata.filters.secrets",
+    "lmdata.filters.pii",
 )
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*_v(\d+)$")

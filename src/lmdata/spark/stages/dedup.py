@@ -157,14 +157,24 @@ class DedupStage(Stage):
             .persist()
         )
         nodes = new
-        if not rebuild and delta.exists(index):
-            old, xver = read_delta(ctx.spark, index)
-            ctx.stats.inputs[TABLES[ctx.args.source][3]] = xver
+        # the index(es) of what is already kept: this source's, and with dedup.cross_source the
+        # other source's too (web pages that copy code files and the reverse)
+        others = ([] if rebuild else [ctx.args.source]) + (
+            [s for s in TABLES if s != ctx.args.source] if cfg.cross_source else []
+        )
+        for src in others:
+            idx = ctx.table(TABLES[src][3])
+            if not delta.exists(idx):
+                continue
+            old, xver = read_delta(ctx.spark, idx)
+            ctx.stats.inputs[TABLES[src][3]] = xver
             # (a retry after a crash may find this batch's own keepers already in the index)
-            old = old.withColumnRenamed(sort_col, "crawl").join(
+            old = old.withColumnRenamed(LAYOUT[src][0], "crawl").join(
                 new.select("doc_id"), "doc_id", "left_anti"
             )
-            nodes = new.unionByName(old.select(*new.columns[:-1]).withColumn("is_new", F.lit(0)))
+            if "url" not in old.columns:
+                old = old.withColumn("url", F.lit(None).cast("string"))
+            nodes = nodes.unionByName(old.select(*new.columns[:-1]).withColumn("is_new", F.lit(0)))
         # bucket memberships: LSH bands, exact text key (-1), URL (-2)
         member = nodes.select("doc_id", "is_new", F.posexplode("bands").alias("band", "h"))
         member = (
