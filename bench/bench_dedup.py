@@ -353,6 +353,17 @@ _PHASE_LABELS = {
 }
 
 
+def _log_time_any(text: str, pattern: str) -> float | None:
+    """Like bench_ingest._log_time, for any `lmdata.*` logger (e.g. lmdata.spark.dedup)."""
+    import datetime as dt
+
+    ts = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO lmdata[\w.]*: "
+    m = re.search(ts + pattern, text, re.M)
+    if not m:
+        return None
+    return dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
 def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
                analyse: bool) -> dict:  # fmt: skip
     lake = root / "lake"
@@ -378,7 +389,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
     logs = r["stdout"] + "\n" + r["stderr"]
     marks = {"start": r["t_start"]}
     for name, pat in _PHASES[1:]:
-        marks[name] = _log_time(logs, pat)
+        marks[name] = _log_time(logs, pat) or _log_time_any(logs, pat)
     phases = {}
     names = [p for p, _ in _PHASES if marks.get(p)]
     for a, b in zip(names, names[1:], strict=False):
@@ -700,7 +711,11 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, a
     ex, ne = ana["exact_dup"], ana["near_dup"]
     rows += [
         "",
-        "Duplicates found (first run of each; every run gave the same counts, asserted):",
+        "Duplicates found (first run of each; every run gave the same lmdata counts and the "
+        "same text-dedup clusters, asserted; text-dedup's as-shipped 'docs out' was "
+        + " / ".join(f"{r['after']:,}" for r in peers)
+        + " in its runs: it keeps a clustered document only when the document's index happens "
+        "to equal polars-grouper's arbitrary group number):",
         "",
         "| | docs in | docs out | removed | lmdata reason: exact / near / URL | docs in duplicate "
         "clusters | clusters with duplicates | largest cluster |",
@@ -866,7 +881,12 @@ def main(argv: list[str] | None = None) -> int:
         assert lr["rows_in"] == meta["docs"], (lr["rows_in"], meta["docs"])
         assert pr["before"] == meta["docs"] and pr["kept_rows"] == pr["after"], pr
         assert lr["rows_out"] == lms[0]["rows_out"], (lr["rows_out"], lms[0]["rows_out"])
-        assert (pr["after"], pr["in_clusters"]) == (peers[0]["after"], peers[0]["in_clusters"])
+        # text-dedup's "after" is NOT asserted: as shipped it keeps a clustered doc only when its
+        # index happens to equal polars-grouper's (arbitrary) group number, which varies by run
+        assert (pr["in_clusters"], pr["clusters"]) == (
+            peers[0]["in_clusters"],
+            peers[0]["clusters"],
+        )
     small = None
     if not a.no_small_driver:
         small = run_lmdata(root, a.repeat + 1, a.master, workdir,

@@ -152,6 +152,7 @@ DEFAULT_WEB_FILTERS: dict[str, dict[str, Any] | None] = {
     "c4_v1": {},
     "fineweb_v1": {},
     "toxicity_v1": {},
+    "pii_presidio_v1": {},
 }
 
 

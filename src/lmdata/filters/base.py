@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, ClassVar
@@ -247,6 +247,36 @@ class FilterPipeline:
             if self.chain_transforms:
                 current = edited
         return PipelineResult(scores, self.decide(scores), current, self.labels(scores))
+
+    def apply_batch(
+        self, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None] | None = None
+    ) -> list[PipelineResult]:
+        """``[apply(t, m) ...]`` with one call per filter for the whole batch where a filter has a
+        batch path (``score_and_transform_batch``, e.g. pii_presidio_v1's fast path); the results
+        are the same as per-document ``apply``."""
+        metas = list(metas) if metas is not None else [None] * len(texts)
+        current = list(texts)
+        scores: list[dict[str, float]] = [{} for _ in current]
+        for f in self.filters:
+            batch = getattr(f, "score_and_transform_batch", None)
+            file_scorer = getattr(f, "score_file", None)
+            if batch is not None and file_scorer is None:
+                results = batch(current)
+            else:
+                results = []
+                for text, meta in zip(current, metas, strict=True):
+                    if file_scorer is not None and meta is not None:
+                        results.append((file_scorer(text, meta), text))
+                    else:
+                        results.append(f.score_and_transform(text))
+            for i, (s, edited) in enumerate(results):
+                scores[i].update(s)
+                if self.chain_transforms:
+                    current[i] = edited
+        return [
+            PipelineResult(s, self.decide(s), t, self.labels(s))
+            for s, t in zip(scores, current, strict=True)
+        ]
 
     def score_all(self, text: str) -> dict[str, float]:
         return self.apply(text).scores

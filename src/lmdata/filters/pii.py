@@ -35,44 +35,53 @@ highest score, then longest, then earliest, then entity name, and drops any span
 one already kept. ``counts`` count the redacted spans.
 
 How it is fast (same spans as ``AnalyzerEngine.analyze``, see ``naive_analyze``). A plain
-per-document ``AnalyzerEngine.analyze`` runs at ~0.1-0.2 MB/s per core: spaCy tokenizes every
+per-document ``AnalyzerEngine.analyze`` runs at ~0.1-0.4 MB/s per core: spaCy tokenizes every
 document, every regex of every recognizer scans all the text (the URL regex alone ~2 MB/s),
 and the phone recognizer runs libphonenumber's matcher 8 times (once per region) over the
-whole text, parsing every number it sees (~0.6 MB/s). Here:
+whole text, parsing every number it meets (~0.6 MB/s). Here (numbers in BENCHMARKS.md, "PII"):
 
 1. No NLP at all. Recognizers are Presidio's own instances (default registry, same flags),
    called directly with ``nlp_artifacts=None``; pattern and phone recognizers do not use NLP
    artifacts, and with a blank model the context enhancer never changes a score, so skipping
    spaCy changes nothing. Thresholding and ``EntityRecognizer.remove_duplicates`` are applied
-   exactly as the engine does.
+   as the engine applies them.
 2. Batching: the documents are joined with "\\n" and every scan runs once over the batch.
 3. Windows instead of whole texts. For each recognizer, the set A of characters its patterns
-   can consume is derived from the parsed regex (literals, classes, lookarounds; compiled with
-   the recognizer's own engine and flags). A match lies inside one maximal run of A
-   characters, and regex context (``\\b``, look-behind/ahead) reads at most one character past
-   the run. So running the recognizer on "runs plus one context character on each side" finds
-   exactly the matches it finds on the whole text. "\\n" is not in any A, so matches never span
-   two documents and "\\n" context behaves like a text boundary. Only runs that contain a
-   cheap *trigger* are analyzed; every trigger is a substring every match must contain
-   ('@' for e-mail; >= 13 digits separated by phone punctuation for credit cards, 9 for SSN;
-   ``[A-Z]{2}[0-9]{2}`` for IBAN; ...), written with stdlib ``re`` over explicit character sets
-   computed from the ``regex`` module's own case folding. Each trigger table entry is tied to
-   a fingerprint of the recognizer's patterns; on a mismatch (another Presidio version) that
-   recognizer falls back to a full scan, which is exact and slower.
-4. Phone numbers: libphonenumber's matcher only looks at runs of characters of its own
-   candidate pattern (digits, phone punctuation, extension words) and one character around
-   them, so it too runs on windows. Its sequence of candidate attempts does not depend on the
-   region until one succeeds; it is recorded once (a matcher subclass whose parse step only
-   records), then each attempt is checked per region: a cheap bound from libphonenumber's own
-   metadata (a valid national number needs as many digits as the shortest valid length of its
-   country, e.g. 4 in DE, 10 in US; international numbers need country code + shortest
-   length) skips most, the rest get libphonenumber's real parse-and-verify (memoised by
-   candidate, neighbouring characters and region). Only a (window, region) with an attempt
-   that verifies is matched for real, with libphonenumber's own matcher.
+   can consume is derived from the parsed regexes (literals, classes, lookarounds; compiled
+   with the recognizer's own engine and flags). A match lies inside one maximal run of A
+   characters, and regex context (``\\b``, look-behind/ahead) reads at most one character
+   past the run, so the recognizer finds on "runs plus one character each side" exactly the
+   matches it finds on the whole text. "\\n" is in no A: matches never span two documents
+   and a "\\n" neighbour behaves like a text boundary. Only runs holding a *trigger* are
+   analyzed (all windows of a recognizer joined into one string, one call): a substring
+   every match must contain - "@" for e-mail; a run of digits and phone punctuation with
+   >= 13 digits for credit cards, 9 for SSN, 4 digits and 3 dots for IPv4; ``[A-Z]{2}[0-9]{2}``
+   for IBAN; ... - found by one shared digit-run scan or a few cheap scans, case folding
+   spelled out from the ``regex`` module's own sets. Each ``_TRIGGERS`` entry is tied to a
+   fingerprint of the recognizer's patterns; on a mismatch (another Presidio version) that
+   recognizer scans whole batches instead, exact and slower.
+4. Phone numbers. libphonenumber's matcher only reads runs of its candidate pattern's
+   characters (digits, phone punctuation, extension words) and one neighbour, so it too runs
+   on windows: runs with >= 4 digits, a digit followed by an extension marker, or three "x"
+   in a run. Its sequence of candidate attempts does not depend on the region until one
+   verifies, so it is recorded once (a matcher subclass whose parse step only records). An
+   attempt is then ruled out for a region from libphonenumber's metadata alone: too few
+   digits (the shortest valid national number: 4 in DE, 7 in US/CA, ...; country code +
+   shortest length when international), or, read as a national number, no national
+   significant number that is valid for the country (possible lengths, general and per-type
+   patterns, and the national prefix its format requires). The rest get libphonenumber's
+   own parse-and-verify, memoised (numbers starting with "+" once for all regions). Only a
+   (window, region) with an attempt that verifies is matched for real, by libphonenumber's
+   matcher (memoised verdicts reused).
+5. ``gc.freeze()`` once the engine is built: the ~10^6 long-lived objects of spaCy, Presidio
+   and libphonenumber's metadata made every full collection cost ~60 ms.
 
 Known difference: libphonenumber's matcher gives up after 65,535 failed candidates per text;
 here that budget is per window, so on a document with more candidates than that (huge numeric
-tables) this can find phone numbers the naive call misses.
+tables) this can find phone numbers the naive call misses. Checked equal otherwise on ~15,000
+texts (the Presidio research set, CC web documents, news articles, Wikipedia talk comments,
+Jigsaw comments, sentences in 40 languages) and 16,000 random phone-like strings, for the
+default and for all 17 entities, thresholds 0 and 0.4.
 
 Offline: set ``TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=""`` before Presidio is imported (done
 here unless already set) so the e-mail recognizer's tldextract uses its bundled suffix list.
@@ -208,7 +217,9 @@ def validate_config(
         or not isinstance(score_threshold, Real)
         or not 0.0 <= float(score_threshold) <= 1.0
     ):
-        raise ConfigError(f"pii: score_threshold: expected a number in [0, 1], got {score_threshold!r}")
+        raise ConfigError(
+            f"pii: score_threshold: expected a number in [0, 1], got {score_threshold!r}"
+        )
     return ents, placeholder, float(score_threshold)
 
 
@@ -543,6 +554,26 @@ class _CharRuns:
             end = m.end()
         return max(0, start - 1), min(len(text), end + 1)
 
+    def windows(self, text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The merged windows of ``spans``, in linear time: a span starting inside the last
+        window only extends it to the right (that window already holds the whole run of every
+        character in it), so a long run with many spans is walked once."""
+        out: list[tuple[int, int]] = []
+        run = self._run.match
+        n = len(text)
+        for s, e in sorted(spans):
+            if out and s < out[-1][1]:
+                if e >= out[-1][1]:
+                    m = run(text, e)
+                    out[-1] = (out[-1][0], min(n, (m.end() if m is not None else e) + 1))
+                continue
+            ws, we = self.window(text, s, e)
+            if out and ws <= out[-1][1]:
+                out[-1] = (out[-1][0], max(we, out[-1][1]))
+            else:
+                out.append((ws, we))
+        return out
+
 
 def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
     windows.sort()
@@ -599,28 +630,72 @@ _TRIGGERS: dict[str, _Trigger] = {
 }
 
 
+class _RegexTrigger:
+    def __init__(self, rx) -> None:
+        self.rx = rx
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in self.rx.finditer(text)]
+
+
+class _LongRunTrigger:
+    """Runs of at least ``length`` characters of ``chars``: on ``text.encode("ascii",
+    "replace")`` (one byte per character, so offsets carry over) every ASCII member becomes
+    b"a" and every other byte b" " (``bytes.translate``), then a search for b"a" * length -
+    several times faster than a regex starting with a character class. Exact when the text
+    holds none of the non-ASCII members (checked first; else the plain regex runs)."""
+
+    def __init__(self, chars: str, length: int) -> None:
+        import re
+
+        table = bytearray(b" " * 256)
+        for ch in chars:
+            if ord(ch) < 128:
+                table[ord(ch)] = ord("a")
+        self.table = bytes(table)
+        self.non_ascii = [ch for ch in chars if ord(ch) >= 128]
+        self.needle = b"a" * length
+        self.fallback = re.compile(f"{_class_of(chars)}{{{length},}}")
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        if any(ch in text for ch in self.non_ascii):
+            return [m.span() for m in self.fallback.finditer(text)]
+        raw = text.encode("ascii", "replace").translate(self.table)
+        out = []
+        find, needle = raw.find, self.needle
+        i = find(needle)
+        while i >= 0:
+            j = raw.find(b" ", i + len(needle))
+            j = len(raw) if j < 0 else j
+            out.append((i, j))
+            i = find(needle, j)
+        return out
+
+
 def _build_trigger(name: str, flags: int):
-    """A stdlib-``re`` regex, case folding spelled out with the ``regex`` module's own sets."""
+    """A trigger (``.spans(text)``); case folding spelled out with the ``regex`` module's own
+    character sets, so stdlib ``re`` can run the simple ones."""
     import re
 
     def cls(pattern: str) -> str:
         return _class_of(_chars_matching("regex", pattern, flags))
 
     if name == "at":
-        return re.compile("@")
+        return _RegexTrigger(re.compile("@"))
     if name == "ipv6":
         h = cls("[0-9A-Fa-f]")
-        return re.compile(f":(?::|{h}{{1,4}}:)")
+        return _RegexTrigger(re.compile(f":(?::|{h}{{1,4}}:)"))
     if name == "iban":
         import regex
 
         letter, digit = cls("[A-Z]"), cls("[0-9]")
-        return regex.compile(f"{digit}{digit}(?<={letter}{letter}{digit}{digit})")
-    if name == "crypto":
-        return re.compile(f"{cls('[13]')}{cls('[a-zA-HJ-NP-Z0-9]')}{{25}}")
+        return _RegexTrigger(regex.compile(f"{digit}{digit}(?<={letter}{letter}{digit}{digit})"))
+    if name == "crypto":  # (bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}: 26 characters of this set
+        chars = _chars_matching("regex", "[13a-zA-HJ-NP-Z0-9]", flags)
+        return _LongRunTrigger(chars, 26)
     if name == "url":
         letter = cls("[a-z]")
-        return re.compile(f"{cls('[.]')}{letter}{letter}")
+        return _RegexTrigger(re.compile(f"{cls('[.]')}{letter}{letter}"))
     raise KeyError(name)
 
 
@@ -629,7 +704,9 @@ class _Digits:
     least ``min_digits`` digits. Digits are the ``regex`` module's \\d, a superset of stdlib
     ``re``'s (it knows newer Unicode digits), so the runs cover both engines' digits."""
 
-    def __init__(self, min_digits: int) -> None:
+    def __init__(self, min_digits: int, ext_chars: str | None = None) -> None:
+        """``ext_chars``: also report (as ``n == -1``) a digit followed by optional
+        ``[ \\xa0\\t,]`` and one of these characters (phone extensions), in the same scan."""
         import re
 
         import regex
@@ -642,17 +719,28 @@ class _Digits:
         self.punct_chars = punct
         self.punct_class = _class_of(punct)
         self.min_digits = max(1, min_digits)
-        self.regex = regex.compile(rf"\d(?:{self.punct_class}*\d){{{self.min_digits - 1},}}")
+        run = rf"(?:{self.punct_class}*\d){{{self.min_digits - 1},}}"
+        if ext_chars:  # one scan: the run alternative is tried first at every digit
+            self.regex = regex.compile(rf"\d(?:(?P<run>{run})|[ \xa0\t,]*{_class_of(ext_chars)})")
+        else:
+            self.regex = regex.compile(rf"\d(?P<run>{run})")
         self._strip = dict.fromkeys(map(ord, digits))
 
     def hits(self, text: str) -> list[tuple[int, int, int]]:
-        """``(start, end, number of digits)`` per run."""
-        strip = self._strip
-        return [
-            (m.start(), m.end(), len(g) - len(g.translate(strip)))
-            for m in self.regex.finditer(text)
-            for g in (m.group(),)
-        ]
+        """``(start, end, number of digits)`` per run; ``n == -1`` for an extension hit. A
+        run hit is maximal: an extension hit only takes a digit whose run is too short."""
+        strip, least = self._strip, self.min_digits
+        out = []
+        for m in self.regex.finditer(text):
+            s, e = m.span()
+            if m.lastgroup is None:
+                out.append((s, e, -1))
+            elif e - s <= least:  # nothing but its (at least ``least``) digits
+                out.append((s, e, least))
+            else:
+                g = text[s:e]
+                out.append((s, e, len(g) - len(g.translate(strip))))
+        return out
 
 
 # --- plans -----------------------------------------------------------------------------------
@@ -718,10 +806,10 @@ class _RegexPlan:
                 if n >= self.min_digits and (not dots or big.count(".", s, e) >= dots)
             )
         for trig in self.triggers:
-            spans.extend(m.span() for m in trig.finditer(big))
+            spans.extend(trig.spans(big))
         if not spans:
             return []
-        windows = _merge([self.runs.window(big, s, e) for s, e in spans])
+        windows = self.runs.windows(big, spans)
         return _run_on_windows(big, windows, lambda t: self.rec.analyze(t, entities, None))
 
 
@@ -791,6 +879,7 @@ class _PhonePlan:
         needed = (
             (pm, "_PATTERN"),
             (pm.PhoneNumberMatcher, "_parse_and_verify"),
+            (pm.PhoneNumberMatcher, "_extract_match"),
             (pm.PhoneNumberMatcher, "_is_latin_letter"),
             (pm.PhoneNumberMatcher, "_is_invalid_punctuation_symbol"),
             (pu, "_EXTN_PATTERNS_FOR_MATCHING"),
@@ -853,12 +942,19 @@ class _PhonePlan:
             _class_of(_chars_matching("re", "[,;#＃~～]", flags)) + r"|[^\W\d_]"
         )
 
+        plan = self
+
         class _Recorder(pm.PhoneNumberMatcher):
+            def _extract_match(self, candidate, offset):
+                # every attempt made for this candidate is a substring of it, with at most its
+                # digit count: none can verify below k_min, so do not explore them
+                if plan._k(candidate) < plan.k_min:
+                    return None
+                return super()._extract_match(candidate, offset)
+
             def _parse_and_verify(self, candidate, offset):
                 self.attempts.append((candidate, offset))
                 return None
-
-        plan = self
 
         class _Memoised(pm.PhoneNumberMatcher):
             """libphonenumber's matcher, skipping parses already known to fail."""
@@ -891,15 +987,16 @@ class _PhonePlan:
         # first characters of the extension markers in _EXTN_PATTERNS_FOR_MATCHING
         # (";ext=", "e?xt...", "ｅ?ｘｔ...", "доб", "anexo", "[xｘ#＃~～]", "int", "ｉｎｔ"),
         # case-folded the way libphonenumber's regex (stdlib re, IGNORECASE) folds them
-        firsts = _chars_matching("re", "[;exｅｘдa#＃~～iｉ]", flags)
+        self.ext_chars = _chars_matching("re", "[;exｅｘдa#＃~～iｉ]", flags)
         xs = _chars_matching("re", "[x]", flags)
         p_wo_x = _class_of(set(digits.punct_chars) - set(xs))
-        self.extra = [regex.compile(rf"\d[ \xa0\t,]*{_class_of(firsts)}")]
         # three x in one run of digits and punctuation: found from each "x" (a literal scan)
         # whose next character can continue such a run
-        self._x_literals = [re.compile(re.escape(x)) for x in xs]
+        follow = _class_of(
+            set(digits.punct_chars) | set(xs) | set(_chars_matching("regex", r"\d", 0))
+        )
+        self._x_starts = [re.compile(re.escape(x) + f"(?={follow})") for x in xs]
         self._x_run = regex.compile(rf"{_class_of(xs)}(?:(?:{p_wo_x}|\d)*{_class_of(xs)}){{2}}")
-        self._x_next = regex.compile(rf"{p_wo_x}|\d|{_class_of(xs)}")
         self.ok = True
 
     def _digit_bounds(self, phonenumbers, pu) -> tuple[dict[str, int], int]:
@@ -936,7 +1033,9 @@ class _PhonePlan:
         k_intl = min(
             len(str(cc))
             + min_len(cc)
-            - added(meta.metadata_for_region_or_calling_code(cc, pu.region_code_for_country_code(cc)))
+            - added(
+                meta.metadata_for_region_or_calling_code(cc, pu.region_code_for_country_code(cc))
+            )
             for cc in pu.COUNTRY_CODE_TO_REGION_CODE
         )
         return k_nat, max(1, k_intl)
@@ -1146,7 +1245,9 @@ class _PhonePlan:
                 _PV_CACHE.clear()
             pre = p if pb else ""
             text = pre + c + (n if nb else "")
-            match = self._matcher(text, region, leniency=self.leniency)._parse_and_verify(c, len(pre))
+            match = self._matcher(text, region, leniency=self.leniency)._parse_and_verify(
+                c, len(pre)
+            )
             v = _PV_CACHE[key] = False if match is None else match.number
         return v is not False
 
@@ -1215,18 +1316,17 @@ class _PhonePlan:
                 for text, start in zip(docs, doc_starts, strict=True)
                 for r in self.rec.analyze(text, entities, None)
             ]
-        windows = [self.runs.window(big, s, e) for s, e, n in digit_hits if n >= self.k_min]
-        spans = [m.span() for trig in self.extra for m in trig.finditer(big)]
-        x_next, x_run = self._x_next.match, self._x_run.match
-        for lit in self._x_literals:
-            for m in lit.finditer(big):
-                i = m.start()
-                if x_next(big, i + 1) is not None:
-                    xm = x_run(big, i)
-                    if xm is not None:
-                        spans.append(xm.span())
-        for span in spans:
-            s, e = self.runs.window(big, *span)
+        windows = self.runs.windows(big, [(s, e) for s, e, n in digit_hits if n >= self.k_min])
+        # extension hits (``n == -1``, from the shared scan) and "x" runs: kept when the
+        # window's digit count can reach k_min
+        spans = [(s, e) for s, e, n in digit_hits if n == -1]
+        x_run = self._x_run.match
+        for x_start in self._x_starts:  # literal "x" scans
+            for m in x_start.finditer(big):
+                xm = x_run(big, m.start())
+                if xm is not None:
+                    spans.append(xm.span())
+        for s, e in self.runs.windows(big, spans):
             if self._k(big[s:e]) >= self.k_min:  # bounds k of every candidate inside
                 windows.append((s, e))
         if not windows:
@@ -1281,8 +1381,10 @@ class _FastEngine:
         if missing:
             raise ConfigError(f"pii: entities: no recognizer in Presidio's registry for {missing}")
         mins = [p.min_digits for p in self.plans if isinstance(p, _RegexPlan) and p.min_digits]
-        mins += [p.k_min for p in self.plans if isinstance(p, _PhonePlan) and p.ok]
-        self.digits = _Digits(min(mins)) if mins else None
+        phone = [p for p in self.plans if isinstance(p, _PhonePlan) and p.ok]
+        mins += [p.k_min for p in phone]
+        ext_chars = phone[0].ext_chars if phone else None
+        self.digits = _Digits(min(mins), ext_chars) if mins else None
 
     def reset_caches(self) -> None:
         """Forget memoised phone-number verdicts (benchmarks: measure a cold start)."""
@@ -1313,7 +1415,9 @@ class _FastEngine:
                     continue
                 d = bisect.bisect_right(doc_starts, r.start) - 1
                 per_doc[d].append(_shift(r, -doc_starts[d]))
-        return [_sorted_spans(EntityRecognizer.remove_duplicates(rs)) if rs else [] for rs in per_doc]
+        return [
+            _sorted_spans(EntityRecognizer.remove_duplicates(rs)) if rs else [] for rs in per_doc
+        ]
 
 
 # ---------------------------------------------------------------------------------------------

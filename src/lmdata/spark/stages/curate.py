@@ -69,8 +69,7 @@ def _score_batches(batches, cfg_json: str, out_schema: pa.Schema):
         )
         scores = {score_column(k): [] for k in keys}
         reasons, out_text, labels = [], [], {}
-        for text, meta in zip(texts, metas, strict=True):
-            res = pipeline.apply(text or "", meta)
+        for res in pipeline.apply_batch([t or "" for t in texts], metas):
             for k in keys:
                 scores[score_column(k)].append(float(res.scores.get(k, float("nan"))))
             reasons.append(res.reason)
