@@ -781,6 +781,12 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, a
         + ", ".join(f"{k} {v:,.1f}" for k, v in tm.items() if k not in ("Before", "After"))
         + " (Preprocessing = Parquet -> HF Arrow cache, indexing, < 5-token filter; MinHashing "
         "= one Python call per document in `num_proc` processes).",
+        "Every run, in order (wall s, 1-minute load average before -> after): "
+        + ", ".join(
+            f"{name} {r['wall_s']:,.0f} ({r['loadavg_1min'][0]:.1f} -> {r['loadavg_1min'][1]:.1f})"
+            for name, r in _in_order(lms, peers, small)
+        )
+        + ".",
         f"Processes in the tree: lmdata up to {max(r['max_procs'] for r in lms)} (driver Python, "
         f"JVM, Python workers), text-dedup up to {max(r['max_procs'] for r in peers)} (main + "
         f"`num_proc` workers); RSS sampled every 0.2 s and summed (shared pages count twice).",
@@ -798,6 +804,14 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, a
             f"driver: it collects only the per-reason counts and the cluster-size histogram."
         )
     return "\n".join(rows)
+
+
+def _in_order(lms: list[dict], peers: list[dict], small: dict | None):
+    for i, (lr, pr) in enumerate(zip(lms, peers, strict=True), 1):
+        yield f"lmdata #{i}", lr
+        yield f"text-dedup #{i}", pr
+    if small is not None:
+        yield "lmdata 1g", small
 
 
 def _kinds(d: dict) -> str:
@@ -829,6 +843,15 @@ def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
 # --------------------------------------------------------------------------- main
 
 
+def _write(meta: dict, repeat: int, body: str, stamp: str) -> None:
+    cmd = f"python -m bench.bench_dedup --mb {meta['mb']}"
+    if meta["seed"]:
+        cmd += f" --seed {meta['seed']}"
+    if repeat != 2:
+        cmd += f" --repeat {repeat}"
+    write_benchmarks_md(body, stamp, cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m bench.bench_dedup", description=__doc__.split("\n")[0]
@@ -842,6 +865,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-small-driver", action="store_true", help="skip the 1g driver run")
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     p.add_argument("--force", action="store_true", help="rebuild the corpus")
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        help="re-render the report (and the BENCHMARKS.md section) from a raw results file",
+    )
     a = p.parse_args(argv)
     m = re.fullmatch(r"local\[(\d+)\]", a.master)
     if not m:
@@ -853,6 +881,17 @@ def main(argv: list[str] | None = None) -> int:
             f"  python3.12 -m venv bench/out/peer-venv && "
             f"bench/out/peer-venv/bin/pip install text-dedup==0.4.1"
         )
+    if a.from_json:
+        raw = json.loads(a.from_json.read_text())
+        body = report(raw["meta"], raw["lmdata"], raw["peer"], raw["lmdata_driver_1g"],
+                      raw["analysis"], a.master, cores, a.num_proc)  # fmt: skip
+        print(body)
+        if not a.no_write:
+            stamp = raw.get("stamp") or time.strftime(
+                "%Y-%m-%d %H:%M UTC", time.gmtime(a.from_json.stat().st_mtime)
+            )
+            _write(raw["meta"], len(raw["lmdata"]), body, stamp)
+        return 0
     print(f"corpus mb={a.mb} seed={a.seed} ...", flush=True)
     root = build_corpus(a.mb, a.seed, a.force, log=lambda s: print(s, flush=True))
     meta = json.loads((root / "corpus.json").read_text())
@@ -902,7 +941,8 @@ def main(argv: list[str] | None = None) -> int:
     def public(d: dict) -> dict:
         return {k: v for k, v in d.items() if not k.startswith("_")}
 
-    raw.write_text(json.dumps({"meta": meta, "lmdata": [public(r) for r in lms],
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    raw.write_text(json.dumps({"meta": meta, "stamp": stamp, "lmdata": [public(r) for r in lms],
                                "peer": [public(r) for r in peers],
                                "lmdata_driver_1g": public(small) if small else None,
                                "analysis": ana}, indent=1, default=str))  # fmt: skip
@@ -910,11 +950,7 @@ def main(argv: list[str] | None = None) -> int:
     print(body)
     print(f"\nraw results: {raw}")
     if not a.no_write:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        cmd = f"python -m bench.bench_dedup --mb {a.mb}" + (f" --seed {a.seed}" if a.seed else "")
-        if a.repeat != 2:
-            cmd += f" --repeat {a.repeat}"
-        write_benchmarks_md(body, stamp, cmd)
+        _write(meta, a.repeat, body, stamp)
         print(f"wrote {BENCHMARKS_MD}")
     return 0
 
