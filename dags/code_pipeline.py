@@ -50,11 +50,8 @@ with DAG(
     @task
     def summary() -> str:
         """Print what the lake holds now (tables, versions, row counts)."""
-        from lmdata.cli import describe_lake
-        from lmdata.workflow import settings
+        from lmdata.workflow.plan import lake_summary
 
-        text = describe_lake(settings.lake())
-        print(text)
-        return text
+        return lake_summary()
 
     ingest >> curate >> dedup >> summary()

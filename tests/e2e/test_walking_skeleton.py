@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.airflow, pytest.mark.spark, pytest.mark.slow]
 
 
-def test_web_pipeline_through_airflow(tmp_path):
+def _run_dag(tmp_path, dag_id):
+    """`python -m lmdata.workflow.local run DAG` with its own Airflow home, lake and run dir."""
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(tmp_path / "airflow"),
@@ -23,14 +24,18 @@ def test_web_pipeline_through_airflow(tmp_path):
         LMDATA_RUNS_DIR=str(tmp_path / "runs"),
         PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "lmdata.workflow.local", "run", "web_pipeline"],
+    return subprocess.run(
+        [sys.executable, "-m", "lmdata.workflow.local", "run", dag_id],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
     )
+
+
+def test_web_pipeline_through_airflow(tmp_path):
+    proc = _run_dag(tmp_path, "web_pipeline")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     assert "spark-submit" in out and "LMDATA_STATS" in out
@@ -58,22 +63,7 @@ def test_web_pipeline_through_airflow(tmp_path):
 
 
 def test_code_pipeline_through_airflow(tmp_path):
-    env = dict(os.environ)
-    env.update(
-        AIRFLOW_HOME=str(tmp_path / "airflow"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}",
-        LMDATA_LAKE=str(tmp_path / "lake"),
-        LMDATA_RUNS_DIR=str(tmp_path / "runs"),
-        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "lmdata.workflow.local", "run", "code_pipeline"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = _run_dag(tmp_path, "code_pipeline")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     lake = str(tmp_path / "lake")
     bronze = delta.read_arrow(delta.table_uri(lake, "bronze/code_files")).to_pylist()

@@ -41,3 +41,13 @@ def code_args(sources: list[str]) -> list[str]:
     for s in sources:
         args += ["--source", str(s)]
     return args
+
+
+def lake_summary() -> str:
+    """What the lake holds now (tables, versions, row counts), printed to the task log."""
+    from lmdata.cli import describe_lake
+    from lmdata.workflow import settings
+
+    text = describe_lake(settings.lake())
+    print(text)
+    return text
