@@ -365,7 +365,7 @@ def _log_time_any(text: str, pattern: str) -> float | None:
 
 
 def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
-               analyse: bool) -> dict:  # fmt: skip
+               analyse: bool, allow_fail: bool = False) -> dict:  # fmt: skip
     lake = root / "lake"
     _clean_lake(lake)
     cmd = [
@@ -378,6 +378,28 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
     env.pop("LMDATA_SPARK_MASTER", None)
     r = _run_tree(cmd, workdir / f"lmdata-run-{n}", REPO, env)
     line = next((x for x in r["stdout"].splitlines() if x.startswith("LMDATA_STATS ")), None)
+    logs = r["stdout"] + "\n" + r["stderr"]
+    to_disk = len(re.findall(r"Persisting block \S+ to disk instead", logs))
+    if allow_fail and (r["rc"] != 0 or line is None or '"status": "ok"' not in line):
+        _clean_lake(lake)
+        groups = re.findall(r"INFO lmdata: \[dedup\] (.+)", logs)
+        cause = re.findall(r"Caused by: (java\.lang\.\w+Error[^\n]*)", logs)
+        err = json.loads(line.split(" ", 1)[1]).get("error") if line else None
+        err = err.strip().splitlines()[0][:300] if err else None
+        return {
+            "cmd": " ".join(cmd),
+            "failed": True,
+            "rc": r["rc"],
+            "wall_s": r["wall_s"],
+            "last_job_group": groups[-1] if groups else None,
+            "jvm_error": cause[0] if cause else None,
+            "stats_error": err,
+            "cache_blocks_to_disk": to_disk,
+            **{
+                k: r[k]
+                for k in ("tree_peak_rss", "single_peak_rss", "max_procs", "cpu_s", "loadavg_1min")
+            },  # fmt: skip
+        }
     if r["rc"] != 0 or line is None:
         raise RuntimeError(
             f"lmdata dedup failed (exit {r['rc']}); command: {' '.join(cmd)}\n"
@@ -386,7 +408,6 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
     stats = json.loads(line.split(" ", 1)[1])
     if stats.get("status") != "ok":
         raise RuntimeError(f"lmdata dedup status {stats.get('status')}: {stats.get('error')}")
-    logs = r["stdout"] + "\n" + r["stderr"]
     marks = {"start": r["t_start"]}
     for name, pat in _PHASES[1:]:
         marks[name] = _log_time(logs, pat) or _log_time_any(logs, pat)
@@ -401,6 +422,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
         "stage_s": float(stats["seconds"]),
         "phases": phases,
         "cc_rounds": int(rounds.group(1)) if rounds else None,
+        "cache_blocks_to_disk": to_disk,  # Spark: "Persisting block ... to disk instead"
         "rows_in": int(stats.get("rows_in", 0)),
         "rows_out": int(stats.get("rows_out", 0)),
         "dropped": dict(stats.get("dropped", {})),
@@ -631,7 +653,7 @@ def _bm(xs: list[float]) -> tuple[float, float]:
     return min(xs), statistics.median(xs)
 
 
-def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, ana: dict,
+def report(meta: dict, lms: list[dict], peers: list[dict], small: list[dict], ana: dict,
            master: str, cores: int, num_proc: int) -> str:  # fmt: skip
     n, nbytes = meta["docs"], meta["text_bytes"]
     gb = nbytes / 1e9
@@ -679,9 +701,10 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, a
             num_proc,
         ),  # fmt: skip
     ]
-    if small is not None:
-        rows.append(row("lmdata dedup, `--set spark.driver_memory=1g` (1 run)", [small],
-                        [small["wall_s"]], cores))  # fmt: skip
+    for sm in small:
+        if not sm.get("failed"):
+            rows.append(row(f"lmdata dedup, `--set spark.driver_memory={sm['heap']}` (1 run)",
+                            [sm], [sm["wall_s"]], cores))  # fmt: skip
     lb, lm_ = _bm(lm_w)
     pb, pm = _bm(pe_w)
     lc = [r["cpu_s"] for r in lms]
@@ -755,7 +778,7 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, a
     ]
     ph = lms[0]["phases"]
     tm = peers[0]["timer"]
-    loads = [x for r in [*lms, *peers, *([small] if small else [])] for x in r["loadavg_1min"]]
+    loads = [x for r in [*lms, *peers, *small] for x in r["loadavg_1min"]]
     rows += [
         "",
         f"Corpus: `bench/out/{corpus_root(meta['mb'], meta['seed']).name}` (mb={meta['mb']}, "
@@ -767,7 +790,13 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, a
         f"rates; en/foreign documents are random samples of {meta['en_units']:,} English "
         f"sentences / Lingua's sentences (bench/README.md says why).",
         f"Runs: {len(lms)} x lmdata and {len(peers)} x text-dedup interleaved, then "
-        f"{'one lmdata run with `--set spark.driver_memory=1g`' if small else 'no 1g run'}; page "
+        + (
+            ", ".join(
+                f"one lmdata run with `--set spark.driver_memory={sm['heap']}`" for sm in small
+            )
+            or "no small-heap run"
+        )
+        + "; page "
         f"cache warmed. Both: word 5-grams, 112 permutations, 14 bands x 8 rows, no candidate "
         f"verification, connected components, kept rows written out (lmdata: gold, "
         f"silver/web_dedup and dedup/minhash_index as Delta tables; text-dedup: `save_to_disk`); "
@@ -791,27 +820,43 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: dict | None, a
         f"JVM, Python workers), text-dedup up to {max(r['max_procs'] for r in peers)} (main + "
         f"`num_proc` workers); RSS sampled every 0.2 s and summed (shared pages count twice).",
     ]
-    if small is not None:
-        rows.append(
-            f"Small heap: with `--set spark.driver_memory=1g` (local mode: the driver JVM is also "
-            f"the executor, so 1 GiB is the whole Spark heap, for {nbytes / MIB:,.0f} MiB of "
-            f"input text) the stage finished in {small['wall_s']:,.1f} s with the same result "
-            f"({small['rows_out']:,} rows out); peak RSS: JVM (largest process) "
-            f"{small['single_peak_rss'] / MIB:,.0f} MiB, whole tree "
-            f"{small['tree_peak_rss'] / MIB:,.0f} MiB (default 2g runs: "
-            f"{max(r['single_peak_rss'] for r in lms) / MIB:,.0f} / "
-            f"{max(r['tree_peak_rss'] for r in lms) / MIB:,.0f} MiB). Documents never go to the "
-            f"driver: it collects only the per-reason counts and the cluster-size histogram."
+    big = (max(r["single_peak_rss"] for r in lms) / MIB, max(r["tree_peak_rss"] for r in lms) / MIB)
+    for sm in small:
+        head = (
+            f"Small heap `--set spark.driver_memory={sm['heap']}` (local mode: the driver JVM is "
+            f"also the executor, so this is the whole Spark heap, for {nbytes / MIB:,.0f} MiB of "
+            f"input text): "
         )
+        mem_s = (
+            f"peak RSS: JVM (largest process) {sm['single_peak_rss'] / MIB:,.0f} MiB, whole tree "
+            f"{sm['tree_peak_rss'] / MIB:,.0f} MiB (default 2g runs: {big[0]:,.0f} / "
+            f"{big[1]:,.0f} MiB)"
+        )
+        if sm.get("failed"):
+            rows.append(
+                head + f"FAILED after {sm['wall_s']:,.1f} s (exit {sm['rc']}) in job group "
+                f"'{sm['last_job_group']}': JVM error `{sm['jvm_error']}`; the stage's error "
+                f"(LMDATA_STATS): `{sm['stats_error']}`; {sm['cache_blocks_to_disk']} cached "
+                f"blocks had been spilled to disk before; {mem_s}."
+            )
+        else:
+            rows.append(
+                head + f"finished in {sm['wall_s']:,.1f} s with the same result "
+                f"({sm['rows_out']:,} rows out); Spark spilled {sm['cache_blocks_to_disk']} "
+                f'cached input blocks to disk ("Persisting block ... to disk instead"; default '
+                f"2g runs: {sum(r.get('cache_blocks_to_disk', 0) for r in lms)}); {mem_s}. "
+                f"Documents never go to the driver: it collects only the per-reason counts and "
+                f"the cluster-size histogram."
+            )
     return "\n".join(rows)
 
 
-def _in_order(lms: list[dict], peers: list[dict], small: dict | None):
+def _in_order(lms: list[dict], peers: list[dict], small: list[dict]):
     for i, (lr, pr) in enumerate(zip(lms, peers, strict=True), 1):
         yield f"lmdata #{i}", lr
         yield f"text-dedup #{i}", pr
-    if small is not None:
-        yield "lmdata 1g", small
+    for sm in small:
+        yield f"lmdata {sm['heap']}" + (" (failed)" if sm.get("failed") else ""), sm
 
 
 def _kinds(d: dict) -> str:
@@ -862,7 +907,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--master", default="local[2]")
     p.add_argument("--num-proc", type=int, default=2, help="text-dedup's num_proc")
     p.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
-    p.add_argument("--no-small-driver", action="store_true", help="skip the 1g driver run")
+    p.add_argument(
+        "--small-driver",
+        default="1g,512m",
+        help="comma list of spark.driver_memory values for one extra lmdata run each ('' = none);"
+        " a failure is reported, not raised",
+    )
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     p.add_argument("--force", action="store_true", help="rebuild the corpus")
     p.add_argument(
@@ -883,7 +933,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if a.from_json:
         raw = json.loads(a.from_json.read_text())
-        body = report(raw["meta"], raw["lmdata"], raw["peer"], raw["lmdata_driver_1g"],
+        body = report(raw["meta"], raw["lmdata"], raw["peer"], raw["lmdata_small_heap"],
                       raw["analysis"], a.master, cores, a.num_proc)  # fmt: skip
         print(body)
         if not a.no_write:
@@ -926,14 +976,20 @@ def main(argv: list[str] | None = None) -> int:
             peers[0]["in_clusters"],
             peers[0]["clusters"],
         )
-    small = None
-    if not a.no_small_driver:
-        small = run_lmdata(root, a.repeat + 1, a.master, workdir,
-                           ["--set", "spark.driver_memory=1g"], analyse=False)  # fmt: skip
-        print(f"lmdata 1g: wall {small['wall_s']:.1f}s, out {small['rows_out']:,}, JVM peak "
-              f"{small['single_peak_rss'] / MIB:,.0f} MiB, tree {small['tree_peak_rss'] / MIB:,.0f}"
-              f" MiB", flush=True)  # fmt: skip
-        assert small["rows_out"] == lms[0]["rows_out"], (small["rows_out"], lms[0]["rows_out"])
+    small = []
+    for k, heap in enumerate(filter(None, a.small_driver.split(",")), a.repeat + 1):
+        sm = run_lmdata(root, k, a.master, workdir, ["--set", f"spark.driver_memory={heap}"],
+                        analyse=False, allow_fail=True)  # fmt: skip
+        sm["heap"] = heap
+        if sm.get("failed"):
+            print(f"lmdata {heap}: FAILED (exit {sm['rc']}) after {sm['wall_s']:.1f}s in "
+                  f"'{sm['last_job_group']}': {sm['jvm_error']} / {sm['stats_error']}", flush=True)  # fmt: skip
+        else:
+            print(f"lmdata {heap}: wall {sm['wall_s']:.1f}s, out {sm['rows_out']:,}, JVM peak "
+                  f"{sm['single_peak_rss'] / MIB:,.0f} MiB, tree {sm['tree_peak_rss'] / MIB:,.0f}"
+                  f" MiB, blocks to disk {sm['cache_blocks_to_disk']}", flush=True)  # fmt: skip
+            assert sm["rows_out"] == lms[0]["rows_out"], (sm["rows_out"], lms[0]["rows_out"])
+        small.append(sm)
     ana = analyse(root, lms[0], peers[0])
     body = report(meta, lms, peers, small, ana, a.master, cores, a.num_proc)
     raw = OUT / f"dedup-results-mb{a.mb}-seed{a.seed}.json"
@@ -944,7 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     raw.write_text(json.dumps({"meta": meta, "stamp": stamp, "lmdata": [public(r) for r in lms],
                                "peer": [public(r) for r in peers],
-                               "lmdata_driver_1g": public(small) if small else None,
+                               "lmdata_small_heap": [public(x) for x in small],
                                "analysis": ana}, indent=1, default=str))  # fmt: skip
     print()
     print(body)
