@@ -19,7 +19,8 @@ Written twice from the same Arrow chunks:
 - ``peer/part-NNNNN.parquet``: the same rows as plain Parquet, for text-dedup;
 - ``truth.parquet``: doc_id, kind, and for injected duplicates the doc_id of their original.
 
-Runs, interleaved (lmdata, peer, lmdata, peer, ..., then one lmdata run with a 1 GiB driver):
+Runs, interleaved (lmdata, peer, lmdata, peer, ..., then one lmdata run per ``--small-driver``
+heap, default 1g and 512m; a failing small-heap run is reported, not raised):
 
 - lmdata: ``.venv/bin/lmdata dedup --lake <bench lake> --run-id bench-<n> --rebuild --set
   spark.master=local[2]`` (exact text key + URL + MinHash-LSH, word 5-grams, 112 permutations,
@@ -383,7 +384,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
     if allow_fail and (r["rc"] != 0 or line is None or '"status": "ok"' not in line):
         _clean_lake(lake)
         groups = re.findall(r"INFO lmdata: \[dedup\] (.+)", logs)
-        cause = re.findall(r"Caused by: (java\.lang\.\w+Error[^\n]*)", logs)
+        cause = re.findall(r"(java\.lang\.\w+Error[^\n\\]*)", logs)  # up to a newline or "\\n"
         err = json.loads(line.split(" ", 1)[1]).get("error") if line else None
         err = err.strip().splitlines()[0][:300] if err else None
         return {

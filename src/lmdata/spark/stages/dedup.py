@@ -142,7 +142,12 @@ class DedupStage(Stage):
         if not rebuild:
             seen, _ = read_delta(ctx.spark, attrs)
             docs = docs.join(seen.select("doc_id"), "doc_id", "left_anti")
-        docs = docs.persist()
+        # DISK_ONLY: the batch's texts are re-read for the gold write; keeping them off the heap
+        # avoids the OOM seen with a 1 GiB Spark heap on 500 MiB of text (bench: memory-backed
+        # spilled blocks were read back into memory).
+        from pyspark import StorageLevel
+
+        docs = docs.persist(StorageLevel.DISK_ONLY)
         ctx.job_group("keys, MinHash signatures and LSH band hashes")
         exact_json, fuzzy_json = cfg.exact.model_dump_json(), cfg.fuzzy.model_dump_json()
         sort_col, url_col, part_col = LAYOUT[ctx.args.source]
