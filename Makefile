@@ -6,6 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
+TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.lmdata-installed
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -15,12 +16,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup java run test test-unit test-spark test-dags lint bench eval airflow lock clean
+.PHONY: help setup java browser run test test-unit test-spark test-dags lint bench eval airflow lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: java $(STAMP) ## venv + locked packages + Java 17 (idempotent, quick when nothing changed)
+setup: java browser $(STAMP) ## venv + locked packages + torch (CPU) + Java 17 + Chromium (idempotent)
 
 java: ## install Java 17 with apt if no java is on PATH
 	@if ! command -v java >/dev/null 2>&1; then \
@@ -29,11 +30,22 @@ java: ## install Java 17 with apt if no java is on PATH
 	  || { echo "could not install Java 17: run 'apt-get install -y openjdk-17-jre-headless' as root"; exit 1; }; \
 	fi
 
+browser: ## install Debian's Chromium (report and Airflow UI tests render in it) if missing
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	  || echo "could not install chromium: browser tests will be skipped"; \
+	fi
+
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q "uv==$(UV_VERSION)" 2>/dev/null || $(VENV)/bin/pip install "uv==$(UV_VERSION)"
 	$(VENV)/bin/uv pip install --python $(PY) -r requirements.lock
 	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
+	@# torch is not in the uv lock: uv would fetch the multi-GB CUDA build. pip takes the CPU
+	@# wheel these machines keep in their local wheel dir (pip's find-links); a GPU host
+	@# installs its own CUDA torch (see README, Running on a cluster).
+	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install -q "torch==$(TORCH_VERSION)"
 	@touch $@
 
 run: setup ## the whole workflow on the bundled sample, through Airflow (SQLite, local Spark, local lake)
