@@ -53,13 +53,27 @@ def describe_lake(lake: str) -> str:
     return "\n".join(lines)
 
 
+# Commands that are not Spark stages: name -> ("module", "function", "help"); each function
+# takes the remaining argv and returns an exit code. Imported lazily (the CLI stays light).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": ("lmdata.quality.gate", "cli", "run a table's quality gate (Great Expectations)"),
+    "report": ("lmdata.quality.report", "cli", "build the HTML data-quality report"),
+    "mix": ("lmdata.mixture.cli", "mix_cli", "build a versioned, DVC-tracked token mixture"),
+    "mixture": ("lmdata.mixture.cli", "mixture_cli", "list / checkout mixture versions"),
+    "train": ("lmdata.train.cli", "cli", "train a small GPT on a mixture's shards"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    import importlib
+
     from lmdata.spark.stages import STAGES
 
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = (
         "usage: lmdata <command> [--lake DIR] [options]\n\ncommands:\n"
         + "".join(f"  {n:14s} run the {n} stage (lmdata {n} --help)\n" for n in STAGES)
+        + "".join(f"  {n:14s} {h}\n" for n, (_, _, h) in COMMANDS.items())
         + "  tables         list the lake's tables, versions and row counts\n"
         + "  stages         list stage names\n"
     )
@@ -72,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "stages":
         print("\n".join(STAGES))
         return 0
+    if cmd in COMMANDS:
+        mod, fn, _ = COMMANDS[cmd]
+        return int(getattr(importlib.import_module(mod), fn)(rest) or 0)
     if cmd in STAGES:
         from lmdata.spark.job import main as stage_main
         from lmdata.spark.stages import get_stage
