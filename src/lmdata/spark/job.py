@@ -163,7 +163,12 @@ def execute(stage: Stage, argv: list[str] | None = None) -> tuple[int, StageStat
         stats.status = "failed"
         stats.error = f"{type(e).__name__}: {e}"
         code = EXIT_RETRYABLE if _looks_transient(e) else EXIT_FATAL
+        died = _jvm_died() if _looks_transient(e) else None
+        if died is not None:  # the Spark driver JVM is gone: say why, not "connection refused"
+            stats.error, code = died
         log.error("%s failed:\n%s", stage.name, traceback.format_exc())
+        if died is not None:
+            log.error("%s", stats.error)
     stats.seconds = round(time.monotonic() - t0, 3)
     if stats.status != "failed" and "ctx" in locals():
         record_stage_run(ctx.lake, stats, stage.app_id(ctx))
@@ -174,6 +179,33 @@ def execute(stage: Stage, argv: list[str] | None = None) -> tuple[int, StageStat
         Path(args.stats_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.stats_out).write_text(json.dumps(stats.to_dict(), indent=2, sort_keys=True))
     return code, stats
+
+
+JVM_EXIT_OOM = 3  # -XX:+ExitOnOutOfMemoryError
+
+
+def _jvm_died() -> tuple[str, int] | None:
+    """(error, exit code) when the Spark driver JVM this process launched has exited, else None.
+
+    A heap OOM (exit 3) is fatal: retrying the same stage with the same memory fails the same
+    way. Any other JVM death (killed by the OS, crashed) is retryable.
+    """
+    try:
+        from pyspark import SparkContext
+
+        proc = getattr(SparkContext._gateway, "proc", None)
+        if proc is None:  # under spark-submit the JVM is our parent: its exit code is the job's
+            return None
+        rc = proc.wait(timeout=10)  # a dying JVM takes a moment to exit after the socket closes
+    except Exception:  # alive (TimeoutExpired) or no gateway
+        return None
+    if rc == JVM_EXIT_OOM:
+        return (
+            "SparkDriverOutOfMemory: the Spark driver JVM ran out of heap and exited "
+            "(raise spark.driver_memory in params.yaml, or lower spark.sql.files.maxPartitionBytes)",
+            EXIT_FATAL,
+        )
+    return (f"SparkDriverDied: the Spark driver JVM exited with code {rc}", EXIT_RETRYABLE)
 
 
 def _looks_transient(e: BaseException) -> bool:

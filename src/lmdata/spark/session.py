@@ -25,7 +25,10 @@ _SMALL_MACHINE_DEFAULTS = {
     "spark.python.worker.reuse": "true",
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN",
+    # A heap OOM ends the JVM at once (exit 3) instead of leaving a half-alive driver; the stage
+    # then reports a fatal, named error (lmdata.spark.job._jvm_died) rather than a retryable
+    # "connection refused".
+    "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN -XX:+ExitOnOutOfMemoryError",
 }
 
 
