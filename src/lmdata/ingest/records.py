@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -295,6 +296,35 @@ def _frame_doc(uri: str, opts: IngestOptions, frame: Frame, counters) -> dict | 
     return None
 
 
+_WARC_TYPE_METADATA = re.compile(rb"(?im)^warc-type:[ \t]*metadata[ \t]*\r?$")
+_CONCURRENT_TO = re.compile(rb"(?im)^warc-concurrent-to:[ \t]*(\S+)")
+_CLD2 = re.compile(rb"(?m)^languages-cld2:[ \t]*(\{.*\})[ \t]*\r?$")
+
+
+def _metadata_lang(frame: Frame) -> tuple[str, str | None] | None:
+    """(WARC-Concurrent-To, cc_lang) of a Common Crawl metadata record, else None.
+
+    CC writes the CLD2 languages of a response into the metadata record that follows it
+    (`languages-cld2: {"languages":[{"code-iso-639-3":"spa",...}]}`); WET files carry the same
+    fact as `WARC-Identified-Content-Language: spa`. We give WARC rows the same ISO 639-3 list.
+    """
+    if not _WARC_TYPE_METADATA.search(frame.header):
+        return None
+    m = _CONCURRENT_TO.search(frame.header)
+    if not m:
+        return None
+    lang = None
+    j = _CLD2.search(frame.block)
+    if j:
+        try:
+            langs = json.loads(j.group(1)).get("languages") or []
+            codes = [x.get("code-iso-639-3") or x.get("code") for x in langs]
+            lang = ",".join(c for c in codes if c) or None
+        except (ValueError, AttributeError):
+            lang = None
+    return m.group(1).decode("ascii", "replace"), lang
+
+
 def iter_file(
     uri: str,
     stream: BinaryIO,
@@ -302,8 +332,41 @@ def iter_file(
     *,
     counters: Counter | None = None,
 ) -> Iterator[tuple[str, dict]]:
-    """Rows of one already-open input (WARC or WET, gzip or plain). Never raises for bad input."""
+    """Rows of one already-open input (WARC or WET, gzip or plain). Never raises for bad input.
+
+    A WARC response's row is held until the next record: when that is its metadata record, the
+    row gets the CLD2 language as `cc_lang` (WET rows have it from their own header).
+    """
     counters = counters if counters is not None else IngestCounters()
+    pending: dict | None = None
+    for kind, row in _iter_file_rows(uri, stream, opts, counters=counters):
+        if kind == "meta":
+            concurrent_to, lang = row
+            if pending is not None and pending.get("record_id") == concurrent_to:
+                if lang and not pending.get("cc_lang"):
+                    pending["cc_lang"] = lang
+                yield "doc", pending
+                pending = None
+            continue
+        if pending is not None:
+            yield "doc", pending
+            pending = None
+        if kind == "doc" and row.get("source") == SOURCE_WARC:
+            pending = row
+        else:
+            yield kind, row
+    if pending is not None:
+        yield "doc", pending
+
+
+def _iter_file_rows(
+    uri: str,
+    stream: BinaryIO,
+    opts: IngestOptions,
+    *,
+    counters: Counter | None = None,
+) -> Iterator[tuple[str, dict]]:
+    """iter_file without the metadata join: also yields ("meta", (concurrent_to, cc_lang))."""
     frames = iter_frames(stream, max_record_bytes=opts.max_record_bytes, counters=counters)
     last_offset = None
     while True:
@@ -325,6 +388,11 @@ def iter_file(
                 "reject",
                 reject_row(uri, opts, item.reason, item.message, item.offset, item.record_id),
             )
+            continue
+        meta = _metadata_lang(item)
+        if meta is not None:
+            counters["skipped_other_type"] += 1
+            yield "meta", meta
             continue
         try:
             row = _frame_doc(uri, opts, item, counters)

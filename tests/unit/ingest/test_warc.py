@@ -36,6 +36,8 @@ def test_whirlwind_warc_main_text_is_close_to_the_wet_text(h):
     assert doc["html_lang"] == "an"
     assert doc["charset"] == "utf-8"
     assert doc["content_type"] == "text/html"
+    # CLD2's language from the metadata record that follows the response, as in the WET header
+    assert wet["cc_lang"] == "spa" and doc["cc_lang"] == "spa"
     assert doc["doc_id"] != wet["doc_id"]  # different source and digest
     assert res.counters["skipped_other_type"] == 3  # warcinfo, request, metadata
     assert res.rejects == []
