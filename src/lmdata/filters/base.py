@@ -157,6 +157,14 @@ StepSpec = (
 )
 
 
+def doc_language(labels: Mapping[str, str]) -> str | None:
+    """The document language an earlier filter found (the first ``*.lang`` label), or None."""
+    for k, v in labels.items():
+        if k.endswith(".lang") and v:
+            return v
+    return None
+
+
 class FilterPipeline:
     """An ordered list of filters with their resolved thresholds.
 
@@ -241,6 +249,8 @@ class FilterPipeline:
             score_file = getattr(f, "score_file", None) if meta is not None else None
             if score_file is not None:
                 s, edited = score_file(current, meta), current
+            elif getattr(f, "uses_language", False):  # the language found by an earlier filter
+                s, edited = f.score(current, doc_language(self.labels(scores))), current
             else:
                 s, edited = f.score_and_transform(current)
             scores.update(s)
@@ -260,7 +270,10 @@ class FilterPipeline:
         for f in self.filters:
             batch = getattr(f, "score_and_transform_batch", None)
             file_scorer = getattr(f, "score_file", None)
-            if batch is not None and file_scorer is None:
+            if getattr(f, "uses_language", False):
+                langs = [doc_language(self.labels(s)) for s in scores]
+                results = list(zip(f.score_batch(current, langs), current, strict=True))
+            elif batch is not None and file_scorer is None:
                 results = batch(current)
             else:
                 results = []

@@ -296,6 +296,10 @@ class Toxicity(Filter):
         "max_wordlist_count": None,
     }
 
+    # In a FilterPipeline the word list follows the language an earlier filter (lid_fasttext_v1)
+    # found for each document; `lang` is the fallback when none did.
+    uses_language = True
+
     def __init__(self, lang: str = DEFAULT_LANG) -> None:
         if not isinstance(lang, str) or not lang:
             raise TypeError(f"toxicity_v1: lang must be a language label or 'auto', got {lang!r}")
