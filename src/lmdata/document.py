@@ -74,3 +74,27 @@ def host_of(url: str | None) -> str | None:
 
 def empty_table(schema: pa.Schema) -> pa.Table:
     return schema.empty_table()
+
+
+# One row of bronze/code_files (lmdata.ingest.code), the code counterpart of WEB_DOCUMENT_SCHEMA.
+CODE_FILE_SCHEMA = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # "code"
+        pa.field("repo_id", pa.string(), nullable=False),
+        pa.field("repo_commit", pa.string()),  # git HEAD sha; null for dirs and archives
+        pa.field("repo_license", pa.string()),  # SPDX expression, or null
+        pa.field("license_class", pa.string(), nullable=False),  # permissive|copyleft|unknown
+        pa.field("path", pa.string(), nullable=False),  # repository-relative, POSIX
+        pa.field("language", pa.string(), nullable=False),  # Linguist name or "unknown"
+        pa.field("size_bytes", pa.int64(), nullable=False),
+        pa.field("line_count", pa.int64(), nullable=False),
+        pa.field("max_line_length", pa.int64(), nullable=False),
+        pa.field("mean_line_length", pa.float64(), nullable=False),
+        pa.field("alnum_fraction", pa.float64(), nullable=False),
+        pa.field("content_sha1", pa.string(), nullable=False),  # sha1 of the raw bytes
+        pa.field("encoding", pa.string(), nullable=False),  # codec the bytes were decoded with
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("ingest_run_id", pa.string()),
+    ]
+)

@@ -82,9 +82,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-import pyarrow as pa
-
-from lmdata.document import QUARANTINE_SCHEMA, stable_doc_id
+from lmdata.document import CODE_FILE_SCHEMA, QUARANTINE_SCHEMA, stable_doc_id
 from lmdata.errors import ConfigError
 from lmdata.filters.code_filters import code_text_stats
 from lmdata.ingest.languages import is_binary_path, language_of
@@ -115,27 +113,6 @@ GIT_MODES = ("head", "worktree")
 BINARY_SNIFF_BYTES = 8000  # git's buffer_is_binary() looks at the first 8000 bytes
 
 # bronze/code_files: one row per source file (to move to lmdata.document).
-CODE_FILE_SCHEMA = pa.schema(
-    [
-        pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),  # "code"
-        pa.field("repo_id", pa.string(), nullable=False),
-        pa.field("repo_commit", pa.string()),  # git HEAD sha; null for dirs and archives
-        pa.field("repo_license", pa.string()),  # SPDX expression, or null
-        pa.field("license_class", pa.string(), nullable=False),  # permissive|copyleft|unknown
-        pa.field("path", pa.string(), nullable=False),  # repository-relative, POSIX
-        pa.field("language", pa.string(), nullable=False),  # Linguist name or "unknown"
-        pa.field("size_bytes", pa.int64(), nullable=False),
-        pa.field("line_count", pa.int64(), nullable=False),
-        pa.field("max_line_length", pa.int64(), nullable=False),
-        pa.field("mean_line_length", pa.float64(), nullable=False),
-        pa.field("alnum_fraction", pa.float64(), nullable=False),
-        pa.field("content_sha1", pa.string(), nullable=False),  # sha1 of the raw bytes
-        pa.field("encoding", pa.string(), nullable=False),  # codec the bytes were decoded with
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("ingest_run_id", pa.string()),
-    ]
-)
 FILE_FIELDS = tuple(f.name for f in CODE_FILE_SCHEMA)
 REJECT_FIELDS = tuple(f.name for f in QUARANTINE_SCHEMA)
 
