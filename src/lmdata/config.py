@@ -156,9 +156,61 @@ DEFAULT_WEB_FILTERS: dict[str, dict[str, Any] | None] = {
 }
 
 
+class NormalizeConfig(_Strict):
+    """Text normalization before scoring (lmdata.filters.normalize); every change is counted."""
+
+    ftfy: bool = True  # mojibake repair only
+    unicode_form: Literal["NFC", "NFKC", "none"] = "NFC"
+    strip_control: bool = True  # C0/C1 controls (not TAB/LF/CR/FF); CRLF/CR -> LF
+    strip_zero_width: bool = True  # ZWSP, WJ, BOM, soft hyphen (ZWJ/ZWNJ kept)
+    collapse_whitespace: bool = True  # never for code (indentation)
+    fullwidth_punct: dict[Literal["zh", "ja"], bool] = Field(default_factory=dict)
+
+
+class RepeatedLinesConfig(_Strict):
+    """CCNet set-level line dedup per crawl batch (lmdata.dedup.lines)."""
+
+    enabled: bool = True
+    min_docs: int = Field(3, ge=2)  # a line in >= max(min_docs, ceil(min_doc_frac * docs)) docs
+    min_doc_frac: float = Field(0.001, ge=0, le=1)
+    min_chars: int = Field(0, ge=0)  # a document left shorter than this is dropped
+    top: int = Field(20, ge=0)  # most frequent removed lines kept in the stage stats
+
+
+class DecontamBenchmarkConfig(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    path: str = "builtin"  # "builtin" (humaneval) or a JSONL(.gz) file
+    field: str | list[str] = "text"  # JSONL field(s) holding the benchmark text
+
+
+class DecontamConfig(_Strict):
+    """Drop (or flag) documents sharing a word n-gram with a benchmark (lmdata.filters.decontam)."""
+
+    enabled: bool = True
+    ngram: int = Field(13, ge=5)
+    min_matches: int = Field(1, ge=1)  # matched n-gram positions needed
+    action: Literal["drop", "flag"] = "drop"
+    benchmarks: list[DecontamBenchmarkConfig] = Field(
+        default_factory=lambda: [DecontamBenchmarkConfig(name="humaneval", path="builtin")]
+    )
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _unique(cls, v: list[DecontamBenchmarkConfig]) -> list[DecontamBenchmarkConfig]:
+        names = [b.name for b in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate benchmark names in {names}")
+        return v
+
+
 class FilterSetConfig(_Strict):
     """An ordered pipeline: filter registry name -> threshold overrides (empty = published defaults).
-    The first filter that drops a document gives its reason; every filter scores every document."""
+    The first filter that drops a document gives its reason; every filter scores every document.
+    Before scoring: normalize -> repeated_lines (web) -> decontam; null switches a step off."""
+
+    normalize: NormalizeConfig | None = Field(default_factory=NormalizeConfig)
+    repeated_lines: RepeatedLinesConfig | None = Field(default_factory=RepeatedLinesConfig)
+    decontam: DecontamConfig | None = Field(default_factory=DecontamConfig)
 
     pipeline: dict[str, dict[str, Any] | None] = Field(
         default_factory=lambda: dict(DEFAULT_WEB_FILTERS)
@@ -187,11 +239,101 @@ DEFAULT_CODE_FILTERS: dict[str, dict[str, Any] | None] = {
 }
 
 
+class CodeFilterSetConfig(FilterSetConfig):
+    """Code: only safe normalization (no mojibake guessing, no whitespace or zero-width edits in
+    string literals / indentation) and no cross-document line removal."""
+
+    pipeline: dict[str, dict[str, Any] | None] = Field(
+        default_factory=lambda: dict(DEFAULT_CODE_FILTERS)
+    )
+    normalize: NormalizeConfig | None = Field(
+        default_factory=lambda: NormalizeConfig(
+            ftfy=False, strip_zero_width=False, collapse_whitespace=False
+        )
+    )
+    repeated_lines: RepeatedLinesConfig | None = None
+
+    @model_validator(mode="after")
+    def _safe_for_code(self) -> CodeFilterSetConfig:
+        if self.repeated_lines is not None and self.repeated_lines.enabled:
+            raise ValueError("repeated_lines: line removal is for web text only (code keeps lines)")
+        if self.normalize is not None and self.normalize.collapse_whitespace:
+            raise ValueError("normalize.collapse_whitespace would destroy code indentation")
+        return self
+
+
 class CurateConfig(_Strict):
     web: FilterSetConfig = Field(default_factory=FilterSetConfig)
-    code: FilterSetConfig = Field(
-        default_factory=lambda: FilterSetConfig(pipeline=dict(DEFAULT_CODE_FILTERS))
+    code: CodeFilterSetConfig = Field(default_factory=CodeFilterSetConfig)
+
+
+class QualityConfig(_Strict):
+    """Quality gates (`lmdata validate`, lmdata.quality): bounds of the computed-metric checks."""
+
+    reports_dir: str | None = None  # null: $LMDATA_REPORTS, else <lake>/../reports (var/reports)
+    max_filter_removal_rate: float = Field(0.95, ge=0, le=1)  # per filter, of a curate batch
+    min_kept_rate: float = Field(0.01, ge=0, le=1)  # a curate batch keeping less fails
+    max_duplicate_rate: float = Field(0.9, ge=0, le=1)  # of a dedup batch
+    max_pii_left_share: float = Field(0.0, ge=0, le=1)  # gold documents with PII after redaction
+    pii_sample_rows: int | None = Field(None, gt=0)  # re-scan at most N gold rows (null: all)
+    max_language_tvd: float = Field(0.5, ge=0, le=1)  # vs the previous version of the table
+    min_drift_rows: int = Field(10, ge=1)  # fewer rows in either version: drift not checked
+    web_languages: list[str] | None = None  # null: lid_fasttext_v1's allow-list, else any label
+    code_languages: list[str] | None = None  # null: any language
+
+
+class TrainKubernetesConfig(_Strict):
+    """`train.launcher: kubernetes`: one GPU pod running `python -m lmdata.train.cli ...`."""
+
+    namespace: str = "default"
+    image: str = "lmdata-train:latest"  # an image with lmdata + CUDA torch installed
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    gpus: int = Field(1, ge=0)  # nvidia.com/gpu limit
+    cpu: str = "8"
+    memory: str = "64Gi"
+    shm_size: str = "8Gi"  # /dev/shm for DataLoader workers
+    service_account: str | None = None
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    data_pvc: str | None = None  # PersistentVolumeClaim holding shards + outputs, at data_mount
+    data_mount: str = "/data"
+    env: dict[str, str] = Field(default_factory=dict)
+    apply: bool = False  # true: kubectl apply + wait + logs; false: only write pod.yaml
+    kubectl: str = "kubectl"
+    context: str | None = None
+
+
+class TrainRemoteConfig(_Strict):
+    """`train.launcher: remote`: an argv template; {host} {workdir} {command} are substituted."""
+
+    host: str | None = None
+    workdir: str = "~/lmdata"
+    python: str = "python"
+    command: list[str] = Field(
+        default_factory=lambda: ["ssh", "-o", "BatchMode=yes", "{host}", "cd {workdir} && {command}"]
     )
+
+
+class TrainConfigParams(_Strict):
+    """`lmdata train` defaults and how the training DAG launches it."""
+
+    launcher: Literal["local", "kubernetes", "remote"] = "local"  # or $LMDATA_TRAIN_LAUNCHER
+    config: Literal["auto", "tiny", "small"] = "auto"  # auto: small on CUDA, tiny on CPU
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    steps: int = Field(200, gt=0)
+    batch_size: int | None = Field(None, gt=0)
+    seq_len: int | None = Field(None, gt=0)
+    lr: float | None = Field(None, gt=0)
+    seed: int = Field(1234, ge=0)
+    eval_batches: int = Field(4, gt=0)
+    num_workers: int | None = Field(None, ge=0)
+    compile: bool = False
+    verify_shards: bool = True
+    out_dir: str = "var/train"  # outputs go to <out_dir>/<mixture>-v<version>
+    python: str | None = None  # interpreter of the local launcher (default: the running one)
+    timeout_s: int = Field(6 * 3600, gt=0)
+    kubernetes: TrainKubernetesConfig = Field(default_factory=TrainKubernetesConfig)
+    remote: TrainRemoteConfig = Field(default_factory=TrainRemoteConfig)
 
 
 class Params(_Strict):
@@ -200,6 +342,8 @@ class Params(_Strict):
     ingest_code: IngestCodeConfig = Field(default_factory=IngestCodeConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     curate: CurateConfig = Field(default_factory=CurateConfig)
+    train: TrainConfigParams = Field(default_factory=TrainConfigParams)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
 
 
 def _format_error(source: str, err: ValidationError) -> str:
