@@ -9,6 +9,19 @@ Incremental: a run scores only bronze documents whose doc_id is not yet in the a
 so scheduled runs after each ingest do only new work; `--rescore` starts over.
 Filters run Arrow-batched in Python workers (mapInArrow); the pipeline (and any model it loads)
 is built once per worker process from the config, never pickled from the driver.
+
+Before scoring, three text steps (each configurable in params.yaml curate.<source>, null = off):
+1. normalize (lmdata.filters.normalize): attributes ``text_sha256_orig`` (bronze text, for
+   lineage), ``norm_changes`` (JSON {kind: edits}) and ``norm_edits``;
+2. repeated_lines (web only, lmdata.dedup.lines): lines in >= min_docs documents of the batch's
+   crawl are removed (hash counts in Spark); attributes ``repeated_lines_removed`` / ``_bytes`` /
+   ``_idx`` (the removed line positions, so --redecide rebuilds the same text); a document
+   emptied by it is dropped as ``repeated_lines``; stats counters ``repeated_lines:lines_removed``
+   (``:bytes_removed``, ``:docs_dropped``, ``:docs_with_removals``) and ``repeated_lines_top``
+   (``[[line, documents], ...]`` of the most frequent removed lines, for the HTML report);
+3. decontam (lmdata.filters.decontam): benchmark n-gram hashes broadcast to the workers;
+   attributes ``decontam_benchmark`` / ``decontam_ngram`` / ``decontam_matches``; action drop
+   gives the reason ``decontam:<benchmark>`` (re-decided from the stored match).
 """
 
 from __future__ import annotations
@@ -42,6 +55,34 @@ def score_column(key: str) -> str:
     return key.replace(".", "__")
 
 
+NORM_FIELDS = [
+    pa.field("text_sha256_orig", pa.string()),
+    pa.field("norm_changes", pa.string()),
+    pa.field("norm_edits", pa.int64()),
+]
+RL_FIELDS = [
+    pa.field("repeated_lines_removed", pa.int64()),
+    pa.field("repeated_lines_bytes", pa.int64()),
+    pa.field("repeated_lines_idx", pa.list_(pa.int32())),
+]
+DECONTAM_FIELDS = [
+    pa.field("decontam_benchmark", pa.string()),
+    pa.field("decontam_ngram", pa.string()),
+    pa.field("decontam_matches", pa.int64()),
+]
+LINE_SCHEMA = pa.schema(
+    [
+        pa.field("doc_id", pa.string()),
+        pa.field("crawl", pa.string()),
+        pa.field("idx", pa.int32()),
+        pa.field("h", pa.int64()),
+        pa.field("nbytes", pa.int64()),
+        pa.field("first", pa.bool_()),
+        pa.field("line", pa.string()),
+    ]
+)
+
+
 def _pipeline(cfg_json: str):
     p = _PIPELINES.get(cfg_json)
     if p is None:
@@ -53,26 +94,105 @@ def _pipeline(cfg_json: str):
     return p
 
 
-def _score_batches(batches, cfg_json: str, out_schema: pa.Schema):
-    """mapInArrow body: bronze rows -> same rows with transformed text + scores + drop reason."""
+def _normalize_batches(batches, cfg_json: str, out_schema: pa.Schema):
+    """mapInArrow body: bronze rows -> normalized text + original text hash + change counts."""
+    from lmdata.filters.normalize import NormalizeOptions, normalize_counted, sha256_text
+
+    ncfg = json.loads(cfg_json)["normalize"]
+    opts = NormalizeOptions.from_mapping(ncfg) if ncfg is not None else None
+    for batch in batches:
+        cols = {n: batch.column(n) for n in batch.schema.names}
+        texts, shas, changes, edits = [], [], [], []
+        for t in cols["text"].to_pylist():
+            t = t or ""
+            shas.append(sha256_text(t))
+            ch: dict[str, int] = {}
+            if opts is not None:
+                t, ch = normalize_counted(t, opts)
+            texts.append(t)
+            changes.append(json.dumps(ch, sort_keys=True) if ch else None)
+            edits.append(sum(ch.values()))
+        extra = {
+            "text": pa.array(texts, pa.string()),
+            "text_sha256_orig": pa.array(shas, pa.string()),
+            "norm_changes": pa.array(changes, pa.string()),
+            "norm_edits": pa.array(edits, pa.int64()),
+        }
+        arrays = [extra[f.name] if f.name in extra else cols[f.name] for f in out_schema]
+        yield pa.RecordBatch.from_arrays(arrays, schema=out_schema)
+
+
+def _line_batches(batches):
+    """mapInArrow body: (doc_id, crawl, text) -> one row per non-blank line with its hash."""
+    from lmdata.dedup.lines import SAMPLE_CHARS, iter_lines
+
+    for batch in batches:
+        out: dict[str, list] = {f.name: [] for f in LINE_SCHEMA}
+        ids, crawls = batch.column("doc_id").to_pylist(), batch.column("crawl").to_pylist()
+        for doc_id, crawl, text in zip(ids, crawls, batch.column("text").to_pylist(), strict=True):
+            for i, h, nbytes, first, line in iter_lines(text or ""):
+                out["doc_id"].append(doc_id)
+                out["crawl"].append(crawl or "")
+                out["idx"].append(i)
+                out["h"].append(h)
+                out["nbytes"].append(nbytes)
+                out["first"].append(first)
+                out["line"].append(line.strip()[:SAMPLE_CHARS])
+        yield pa.RecordBatch.from_pydict(out, schema=LINE_SCHEMA)
+
+
+def _score_batches(batches, cfg_json: str, out_schema: pa.Schema, index_bc=None):
+    """mapInArrow body: normalized rows -> repeated lines removed, decontamination, transformed
+    text + scores + drop reason."""
+    from lmdata.dedup import lines as rl
+
+    cfg = json.loads(cfg_json)
+    rl_cfg, dc_cfg = cfg["repeated_lines"], cfg["decontam"]
+    index = index_bc.value if index_bc is not None else None
     pipeline = _pipeline(cfg_json)
     keys = pipeline.score_keys()
     label_keys = pipeline.label_keys()
     for batch in batches:
         cols = {n: batch.column(n) for n in batch.schema.names}
-        texts = cols["text"].to_pylist()
+        texts = [t or "" for t in cols["text"].to_pylist()]
+        n = batch.num_rows
+        stage_reasons: list[str | None] = [None] * n
+        extra: dict[str, list] = {f.name: [None] * n for f in RL_FIELDS + DECONTAM_FIELDS}
+        if rl_cfg is not None:
+            idxs = cols["repeated_lines_idx"].to_pylist()
+            nrem = cols["repeated_lines_removed"].to_pylist()
+            nbytes = cols["repeated_lines_bytes"].to_pylist()
+            for i in range(n):
+                extra["repeated_lines_idx"][i] = sorted(idxs[i]) if idxs[i] else None
+                extra["repeated_lines_removed"][i] = nrem[i] or 0
+                extra["repeated_lines_bytes"][i] = nbytes[i] or 0
+                if idxs[i]:
+                    texts[i] = rl.remove_lines(texts[i], idxs[i])
+                    if rl.emptied(texts[i], rl_cfg):
+                        stage_reasons[i] = rl.REASON
+        if index is not None:
+            for i, t in enumerate(texts):
+                m = index.match(t)
+                if m is not None:
+                    extra["decontam_benchmark"][i] = m.benchmark
+                    extra["decontam_ngram"][i] = m.ngram
+                    extra["decontam_matches"][i] = m.count
+                    if stage_reasons[i] is None:
+                        stage_reasons[i] = _decontam_reason(m.benchmark, m.count, dc_cfg)
+                else:
+                    extra["decontam_matches"][i] = 0
         meta_cols = [n for n in ("path", "language", "license_class", "repo_license") if n in cols]
         metas = (
             pa.Table.from_arrays([cols[n] for n in meta_cols], names=meta_cols).to_pylist()
             if meta_cols
-            else [None] * batch.num_rows
+            else [None] * n
         )
         scores = {score_column(k): [] for k in keys}
         reasons, out_text, labels = [], [], {}
-        for res in pipeline.apply_batch([t or "" for t in texts], metas):
+        for i, res in enumerate(pipeline.apply_batch(texts, metas)):
             for k in keys:
                 scores[score_column(k)].append(float(res.scores.get(k, float("nan"))))
-            reasons.append(res.reason)
+            reasons.append(stage_reasons[i] or res.reason)
             out_text.append(res.text)
             for lk in label_keys:
                 labels.setdefault(score_column(lk), []).append(res.labels.get(lk))
@@ -86,37 +206,90 @@ def _score_batches(batches, cfg_json: str, out_schema: pa.Schema):
                 arrays.append(pa.array(scores[f.name], pa.float64()))
             elif f.name in labels:
                 arrays.append(pa.array(labels[f.name], f.type))
+            elif f.name in extra:
+                arrays.append(pa.array(extra[f.name], f.type))
             else:
-                arrays.append(cols[f.name] if f.name in cols else pa.nulls(batch.num_rows, f.type))
+                arrays.append(cols[f.name] if f.name in cols else pa.nulls(n, f.type))
         yield pa.RecordBatch.from_arrays(arrays, schema=out_schema)
 
 
+def _decontam_reason(benchmark: str | None, matches: int | None, dc_cfg) -> str | None:
+    from lmdata.filters.decontam import reason
+
+    if (
+        dc_cfg is None
+        or not benchmark
+        or dc_cfg.get("action") != "drop"
+        or (matches or 0) < int(dc_cfg.get("min_matches", 1))
+    ):
+        return None
+    return reason(benchmark)
+
+
 def _decide_batches(batches, cfg_json: str):
-    """mapInArrow body for --redecide: stored scores -> drop reason under the current thresholds."""
+    """mapInArrow body for --redecide: stored scores -> drop reason under the current thresholds.
+    ``repeated_lines`` stays (the text is gone); decontamination is re-decided from the stored
+    match under the current action."""
+    cfg = json.loads(cfg_json)
     pipeline = _pipeline(cfg_json)
     keys = pipeline.score_keys()
     for batch in batches:
+        names = batch.schema.names
         cols = {k: batch.column(score_column(k)).to_pylist() for k in keys}
-        reasons = [pipeline.decide({k: cols[k][i] for k in keys}) for i in range(batch.num_rows)]
+        old = batch.column("drop_reason").to_pylist()
+        bench = (
+            batch.column("decontam_benchmark").to_pylist()
+            if "decontam_benchmark" in names
+            else [None] * batch.num_rows
+        )
+        matches = (
+            batch.column("decontam_matches").to_pylist()
+            if "decontam_matches" in names
+            else [None] * batch.num_rows
+        )
+        reasons = []
+        for i in range(batch.num_rows):
+            if old[i] == "repeated_lines":
+                reasons.append(old[i])
+                continue
+            r = _decontam_reason(bench[i], matches[i], cfg["decontam"])
+            reasons.append(r or pipeline.decide({k: cols[k][i] for k in keys}))
         yield pa.RecordBatch.from_arrays(
             [batch.column("doc_id"), pa.array(reasons, pa.string())],
             names=["doc_id", "drop_reason"],
         )
 
 
-def _transform_batches(batches, cfg_json: str):
-    """Text transforms only (C4 line removal, PII redaction): for newly kept documents."""
+def _transform_batches(batches, cfg_json: str, out_schema: pa.Schema):
+    """For newly kept documents (--redecide): bronze text -> normalization -> the stored removed
+    lines -> the filters' text transforms (C4 line removal, PII redaction)."""
+    from lmdata.dedup.lines import remove_lines
+    from lmdata.filters.normalize import NormalizeOptions, normalize
+
+    cfg = json.loads(cfg_json)
+    opts = NormalizeOptions.from_mapping(cfg["normalize"]) if cfg["normalize"] is not None else None
     pipeline = _pipeline(cfg_json)
     for batch in batches:
         texts = batch.column("text").to_pylist()
+        idxs = (
+            batch.column("repeated_lines_idx").to_pylist()
+            if "repeated_lines_idx" in batch.schema.names
+            else [None] * batch.num_rows
+        )
         out = []
-        for t in texts:
+        for t, idx in zip(texts, idxs, strict=True):
             t = t or ""
+            if opts is not None:
+                t = normalize(t, opts)
+            t = remove_lines(t, idx)
             for f in pipeline.filters:
                 t = f.transform(t)
             out.append(t)
-        i = batch.schema.get_field_index("text")
-        yield batch.set_column(i, "text", pa.array(out, pa.string()))
+        arrays = [
+            pa.array(out, pa.string()) if f.name == "text" else batch.column(f.name)
+            for f in out_schema
+        ]
+        yield pa.RecordBatch.from_arrays(arrays, schema=out_schema)
 
 
 class CurateStage(Stage):
@@ -145,8 +318,19 @@ class CurateStage(Stage):
 
     def _cfg_json(self, ctx: StageContext) -> str:
         cfg = getattr(ctx.params.curate, ctx.args.source)
+
+        def step(c):
+            return c.model_dump() if c is not None and getattr(c, "enabled", True) else None
+
         return json.dumps(
-            {"pipeline": cfg.pipeline, "chain_transforms": cfg.chain_transforms}, sort_keys=False
+            {
+                "pipeline": cfg.pipeline,
+                "chain_transforms": cfg.chain_transforms,
+                "normalize": step(cfg.normalize),
+                "repeated_lines": step(cfg.repeated_lines) if ctx.args.source == "web" else None,
+                "decontam": step(cfg.decontam),
+            },
+            sort_keys=False,
         )
 
     def run(self, ctx: StageContext) -> None:
@@ -164,6 +348,7 @@ class CurateStage(Stage):
 
     # ------------------------------------------------------------------ scoring
     def _score(self, ctx, bronze, attrs, kept, app_id) -> None:
+        from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
         from lmdata.spark.io import read_delta, spark_schema, to_arrow_schema, write_delta
@@ -180,15 +365,42 @@ class CurateStage(Stage):
             done = done.where(F.col("curate_run_id") != F.lit(ctx.run_id))
             df = df.join(done.select("doc_id"), "doc_id", "left_anti")
         in_schema = to_arrow_schema(df.schema)
+        steps = json.loads(cfg_json)
+        norm_schema = pa.schema(list(in_schema) + NORM_FIELDS)
+        ctx.job_group("normalize" if steps["normalize"] else "hash original text")
+        src = df.mapInArrow(
+            lambda it: _normalize_batches(it, cfg_json, norm_schema), spark_schema(norm_schema)
+        )
+        persisted = []
+        if steps["repeated_lines"] is not None:
+            src = src.persist(StorageLevel.DISK_ONLY)
+            persisted.append(src)
+            removed = self._repeated_lines(ctx, src, steps["repeated_lines"], persisted)
+            src = src.join(removed, "doc_id", "left")
+        index_bc = None
+        if steps["decontam"] is not None:
+            from lmdata.filters.decontam import build_index
+
+            index = build_index(steps["decontam"])
+            ctx.stats.counters["decontam_ngrams"] = len(index)
+            for name, n_items in index.items.items():
+                ctx.stats.counters[f"decontam_items:{name}"] = n_items
+            index_bc = ctx.spark.sparkContext.broadcast(index)
         score_fields = [pa.field(score_column(k), pa.float64()) for k in pipeline.score_keys()]
         label_fields = [pa.field(score_column(k), pa.string()) for k in pipeline.label_keys()]
+        step_fields = NORM_FIELDS + RL_FIELDS + DECONTAM_FIELDS
         out_schema = pa.schema(
-            list(in_schema) + label_fields + score_fields + [pa.field("drop_reason", pa.string())]
+            list(in_schema)
+            + step_fields
+            + label_fields
+            + score_fields
+            + [pa.field("drop_reason", pa.string())]
         )
         ctx.job_group(f"score {len(pipeline.names)} filters: {', '.join(pipeline.names)}")
         scored = (
-            df.mapInArrow(
-                lambda it: _score_batches(it, cfg_json, out_schema), spark_schema(out_schema)
+            src.mapInArrow(
+                lambda it: _score_batches(it, cfg_json, out_schema, index_bc),
+                spark_schema(out_schema),
             )
             .withColumn("curate_run_id", F.lit(ctx.run_id))
             .persist()
@@ -211,9 +423,10 @@ class CurateStage(Stage):
             for r in by:
                 ctx.stats.counters[f"{lf.name}={r[lf.name]}:in"] += r["n"]
                 ctx.stats.counters[f"{lf.name}={r[lf.name]}:kept"] += r["k"]
+        self._step_stats(ctx, scored, steps)
         attr_cols = (
             [*carry, "curate_run_id"]
-            + [f.name for f in label_fields + score_fields]
+            + [f.name for f in step_fields + label_fields + score_fields]
             + ["drop_reason"]
         )
         mode = "append" if incremental else "overwrite"
@@ -245,15 +458,112 @@ class CurateStage(Stage):
             metadata=meta,
         )
         scored.unpersist()
+        for d in persisted:
+            d.unpersist()
+        if index_bc is not None:
+            index_bc.unpersist()
         ctx.stats.tables[TABLES[ctx.args.source][1]] = res_a.version
         ctx.stats.tables[TABLES[ctx.args.source][2]] = res_k.version
         ctx.stats.counters["incremental"] = int(incremental)
+
+    # ------------------------------------------------------------------ text steps
+    def _repeated_lines(self, ctx, docs, cfg, persisted):
+        """Per doc: the positions of lines found in >= min_docs documents of its crawl (CCNet).
+        Returns (doc_id, repeated_lines_idx, _removed, _bytes); fills the stats' top lines."""
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+
+        from lmdata.dedup.lines import min_docs_for
+        from lmdata.spark.io import spark_schema
+
+        ctx.job_group("repeated lines: hash and count lines per crawl")
+        lines = (
+            docs.select("doc_id", "crawl", "text")
+            .mapInArrow(_line_batches, spark_schema(LINE_SCHEMA))
+            .persist(StorageLevel.DISK_ONLY)
+        )
+        persisted.append(lines)
+        per_crawl = docs.groupBy(F.coalesce("crawl", F.lit("")).alias("crawl")).count().collect()
+        thr = {r["crawl"]: min_docs_for(r["count"], cfg) for r in per_crawl}
+        # counters values must stay hashable (StageStats.to_dict runs dataclasses.asdict)
+        for crawl, t in thr.items():
+            ctx.stats.counters[f"repeated_lines_min_docs:{crawl}"] = t
+        thr_df = ctx.spark.createDataFrame(
+            sorted(thr.items()) or [("", 2**62)], "crawl string, min_docs long"
+        )
+        frequent = (
+            lines.groupBy("crawl", "h")
+            .agg(
+                F.sum(F.col("first").cast("long")).alias("n_docs"),
+                F.min("line").alias("sample"),
+            )
+            .join(F.broadcast(thr_df), "crawl")
+            .where(F.col("n_docs") >= F.col("min_docs"))
+            .select("crawl", "h", "n_docs", "sample")
+            .persist(StorageLevel.DISK_ONLY)
+        )
+        persisted.append(frequent)
+        top = (
+            frequent.groupBy("h")
+            .agg(F.sum("n_docs").alias("n"), F.min("sample").alias("sample"))
+            .orderBy(F.desc("n"), "sample")
+            .limit(int(cfg.get("top", 20)))
+            .collect()
+        )
+        ctx.stats.counters["repeated_lines_top"] = tuple((r["sample"], int(r["n"])) for r in top)
+        return (
+            lines.join(frequent.select("crawl", "h"), ["crawl", "h"], "left_semi")
+            .groupBy("doc_id")
+            .agg(
+                F.collect_list("idx").alias("repeated_lines_idx"),
+                F.count("*").alias("repeated_lines_removed"),
+                F.sum("nbytes").alias("repeated_lines_bytes"),
+            )
+        )
+
+    def _step_stats(self, ctx, scored, steps) -> None:
+        """Normalization edits per kind, repeated-line totals, decontamination matches."""
+        from pyspark.sql import functions as F
+
+        if steps["normalize"] is not None:
+            rows = (
+                scored.where(F.col("norm_changes").isNotNull())
+                .select(F.explode(F.from_json("norm_changes", "map<string,long>")).alias("k", "v"))
+                .groupBy("k")
+                .agg(F.count("*").alias("docs"), F.sum("v").alias("edits"))
+                .collect()
+            )
+            for r in rows:
+                ctx.stats.counters[f"normalize:{r['k']}:docs"] = int(r["docs"])
+                ctx.stats.counters[f"normalize:{r['k']}:edits"] = int(r["edits"])
+            ctx.stats.counters["normalize:docs_changed"] = scored.where(
+                F.col("norm_edits") > 0
+            ).count()
+        if steps["repeated_lines"] is not None:
+            r = scored.agg(
+                F.sum("repeated_lines_removed").alias("lines"),
+                F.sum("repeated_lines_bytes").alias("bytes"),
+                F.count(F.when(F.col("repeated_lines_removed") > 0, 1)).alias("docs"),
+                F.count(F.when(F.col("drop_reason") == "repeated_lines", 1)).alias("dropped"),
+            ).collect()[0]
+            ctx.stats.counters["repeated_lines:lines_removed"] = int(r["lines"] or 0)
+            ctx.stats.counters["repeated_lines:bytes_removed"] = int(r["bytes"] or 0)
+            ctx.stats.counters["repeated_lines:docs_with_removals"] = int(r["docs"])
+            ctx.stats.counters["repeated_lines:docs_dropped"] = int(r["dropped"])
+        if steps["decontam"] is not None:
+            for r in (
+                scored.where(F.col("decontam_benchmark").isNotNull())
+                .groupBy("decontam_benchmark")
+                .count()
+                .collect()
+            ):
+                ctx.stats.counters[f"decontam_matched:{r['decontam_benchmark']}"] = r["count"]
 
     # ------------------------------------------------------------------ re-deciding
     def _redecide(self, ctx, bronze, attrs, kept, app_id) -> None:
         from pyspark.sql import functions as F
 
-        from lmdata.spark.io import read_delta, write_delta
+        from lmdata.spark.io import read_delta, to_arrow_schema, write_delta
 
         cfg_json = self._cfg_json(ctx)
         pipeline = _pipeline(cfg_json)
@@ -270,22 +580,31 @@ class CurateStage(Stage):
             )
         ctx.stats.inputs[TABLES[ctx.args.source][1]] = aver
         ctx.job_group("re-decide from stored scores")
-        decided = a.select("doc_id", *[score_column(k) for k in pipeline.score_keys()]).mapInArrow(
-            lambda it: _decide_batches(it, cfg_json), "doc_id string, drop_reason string"
-        )
+        stored = [c for c in ("decontam_benchmark", "decontam_matches") if c in a.columns]
+        decided = a.select(
+            "doc_id", "drop_reason", *stored, *[score_column(k) for k in pipeline.score_keys()]
+        ).mapInArrow(lambda it: _decide_batches(it, cfg_json), "doc_id string, drop_reason string")
         new_attrs = a.drop("drop_reason").join(decided, "doc_id").select(*a.columns).persist()
         counts = new_attrs.groupBy("drop_reason").count().collect()
         ctx.stats.rows_in = sum(r["count"] for r in counts)
         for r in counts:
             if r["drop_reason"] is not None:
                 ctx.stats.dropped[r["drop_reason"]] += r["count"]
-        keep_ids = new_attrs.where(F.col("drop_reason").isNull()).select("doc_id")
+        keep_ids = new_attrs.where(F.col("drop_reason").isNull()).select(
+            "doc_id", *[c for c in ("repeated_lines_idx",) if c in new_attrs.columns]
+        )
         old_kept, _ = read_delta(ctx.spark, kept)
-        still = old_kept.join(keep_ids, "doc_id", "left_semi")
+        still = old_kept.join(keep_ids.select("doc_id"), "doc_id", "left_semi")
         newly_ids = keep_ids.join(old_kept.select("doc_id"), "doc_id", "left_anti")
         b, bver = read_delta(ctx.spark, bronze)
-        newly = b.join(newly_ids, "doc_id", "left_semi").select(*old_kept.columns)
-        newly = newly.mapInArrow(lambda it: _transform_batches(it, cfg_json), newly.schema)
+        newly = b.join(newly_ids, "doc_id").select(
+            *old_kept.columns, *[c for c in newly_ids.columns if c != "doc_id"]
+        )
+        kept_schema = old_kept.select(*old_kept.columns).schema
+        kept_arrow = to_arrow_schema(kept_schema)
+        newly = newly.mapInArrow(
+            lambda it: _transform_batches(it, cfg_json, kept_arrow), kept_schema
+        )
         new_kept = still.unionByName(newly).persist()
         ctx.stats.rows_out = new_kept.count()
         ctx.stats.counters["newly_kept"] = newly.count()
