@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 STATS_PREFIX = "LMDATA_STATS "
@@ -34,9 +34,16 @@ class StageStats:
     started_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # Not dataclasses.asdict: it rebuilds a Counter from (key, value) pairs, which breaks on
+        # structured counter values (e.g. curate's `repeated_lines_top`: [[line, docs], ...]).
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         for k in ("dropped", "quarantined", "counters"):
-            d[k] = dict(sorted(getattr(self, k).items()))
+            d[k] = {
+                key: list(v) if isinstance(v, tuple) else v
+                for key, v in sorted(getattr(self, k).items())
+            }
+        for k in ("tables", "inputs"):
+            d[k] = dict(d[k])
         return d
 
     def to_json(self) -> str:

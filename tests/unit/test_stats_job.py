@@ -56,3 +56,17 @@ def test_execute_fatal_and_config_errors_exit_2(tmp_path):
     code, stats = execute(_Ok(), ["--lake", str(tmp_path), "--set", "spark.nope=1"])
     assert code == EXIT_FATAL and "spark.nope: unknown key" in stats.error
     assert ConfigError.exit_code == EXIT_FATAL
+
+
+def test_structured_counter_values_survive_json_round_trip():
+    import json
+
+    from lmdata.stats import StageStats
+
+    s = StageStats("curate", "r1")
+    s.counters["lines_removed"] += 7
+    s.counters["repeated_lines_top"] = (("Accept cookies", 12), ("Home | About", 9))
+    d = json.loads(s.to_json())
+    assert d["counters"]["repeated_lines_top"] == [["Accept cookies", 12], ["Home | About", 9]]
+    back = StageStats.from_dict(d)
+    assert back.counters["lines_removed"] == 7
