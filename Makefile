@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup java browser run test test-unit test-spark test-dags lint bench eval airflow lock clean
+.PHONY: help setup java browser postgres run test test-unit test-spark test-dags lint bench eval airflow lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,19 +48,36 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install -q "torch==$(TORCH_VERSION)"
 	@touch $@
 
-run: setup ## the whole workflow on the bundled sample, through Airflow (SQLite, local Spark, local lake)
-	$(PY) -m lmdata.workflow.local run web_pipeline,code_pipeline
+run: setup ## the whole chain on the bundled sample through Airflow: ingest -> curate -> gold -> mixture -> shards -> DVC -> training (CPU)
+	$(PY) -m lmdata.workflow.local run
 
-test: setup ## all tests (unit, spark, dags, e2e)
+postgres: ## install Debian's PostgreSQL server (initdb/pg_ctl) for the metadata-DB test if missing
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing postgresql"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+	  || echo "could not install postgresql: the PostgreSQL metadata test will be skipped"; \
+	fi
+
+test: setup postgres ## all tests (unit, spark, dags, e2e, deploy)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: setup ## pure-Python tests only (no JVM)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-bench: setup ## side-by-side benchmarks -> BENCHMARKS.md (builds corpora under bench/out)
-	$(PY) -m bench.bench_ingest --mb 200
-	$(PY) -m bench.bench_dedup --mb 500
-	$(PY) -m bench.bench_code
+SIZE ?= 200
+PY312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
+BENCH_PEERS := bench/out/datatrove-venv/bin/python bench/out/peer-venv/bin/python
+
+bench/out/datatrove-venv/bin/python: # datatrove: its own venv, not in the lock (bench/README.md)
+	$(PY312) -m venv bench/out/datatrove-venv
+	bench/out/datatrove-venv/bin/pip install -q "datatrove[processing]==0.10.1" spacy warcio faust-cchardet python-magic orjson
+
+bench/out/peer-venv/bin/python: # text-dedup 0.4.1 needs Python >= 3.12
+	$(PY312) -m venv bench/out/peer-venv
+	bench/out/peer-venv/bin/pip install -q text-dedup==0.4.1
+
+bench: setup $(BENCH_PEERS) ## side-by-side benchmarks -> BENCHMARKS.md (SIZE=200 MiB corpus; `make bench SIZE=1000`)
+	$(PY) -m bench.run_all --mb $(SIZE)
 
 eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup) -> BENCHMARKS.md
 	$(PY) -m bench.eval_langid_toxicity
@@ -70,7 +87,7 @@ eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup) -> BENCH
 lint: setup ## ruff
 	$(VENV)/bin/ruff check src tests dags spark_jobs bench
 
-airflow: setup ## Airflow UI on :8080 (airflow standalone, SQLite)
+airflow: setup ## Airflow UI on http://127.0.0.1:8080, login admin/admin (airflow standalone, SQLite)
 	$(PY) -m lmdata.workflow.local standalone
 
 lock: ## re-resolve requirements.in into requirements.lock
