@@ -56,7 +56,6 @@ def describe_lake(lake: str) -> str:
 # Commands that are not Spark stages: name -> ("module", "function", "help"); each function
 # takes the remaining argv and returns an exit code. Imported lazily (the CLI stays light).
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "validate": ("lmdata.quality.gate", "cli", "run a table's quality gate (Great Expectations)"),
     "report": ("lmdata.quality.report", "cli", "build the HTML data-quality report"),
     "mix": ("lmdata.mixture.cli", "mix_cli", "build a versioned, DVC-tracked token mixture"),
     "mixture": ("lmdata.mixture.cli", "mixture_cli", "list / checkout mixture versions"),

@@ -9,6 +9,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "ingest-code": ("lmdata.spark.stages.ingest_code", "IngestCodeStage"),
     "curate": ("lmdata.spark.stages.curate", "CurateStage"),
     "dedup": ("lmdata.spark.stages.dedup", "DedupStage"),
+    "validate": ("lmdata.spark.stages.validate", "ValidateStage"),
 }
 
 

@@ -1,0 +1,528 @@
+"""lmdata's data-quality report: one self-contained HTML page per pipeline run + an index.
+
+    lmdata report [--run RUN] [--lake DIR] [--params FILE] [--out DIR]
+
+A *pipeline run* is the set of stage runs in `_meta/stage_runs` sharing one `run_id`: every
+stage of an Airflow DAG run gets the DAG run id (`--run-id`, else $AIRFLOW_CTX_DAG_RUN_ID), so
+`lmdata report --run <dag_run_id>` reports exactly that DAG run. Without --run: the run of the
+most recent stage run. Pages: <reports>/runs/<run>.html and <reports>/index.html (all runs).
+
+Plots are matplotlib (Agg) PNGs embedded as base64; tables are read with delta-rs at the
+versions the run's stages wrote (the Delta versions are listed on the page). Pure module:
+no pyspark; matplotlib, pandas and jinja2 are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmdata.config import load_params, resolve_lake
+from lmdata.lake import delta
+from lmdata.quality.gate import read_stage_runs, read_validations
+from lmdata.quality.suites import ATTRIBUTES_TABLE, DEDUP_TABLE, reports_dir
+
+SOURCES = {
+    "web": {
+        "bronze": "bronze/web_documents",
+        "gold": "gold/web_documents",
+        "bytes": "byte_length",
+        "language": "lid_fasttext_v1__lang",
+        "pii_prefix": "pii_presidio_v1__",
+    },
+    "code": {
+        "bronze": "bronze/code_files",
+        "gold": "gold/code_files",
+        "bytes": "size_bytes",
+        "language": "language",
+        "pii_prefix": "secrets_v1__",
+    },
+}
+TOXICITY = "toxicity_v1__classifier_prob"
+
+
+@dataclass
+class Plot:
+    title: str
+    png_b64: str | None  # None: nothing to plot (the note says why)
+    note: str = ""
+
+
+@dataclass
+class RunData:
+    run_id: str
+    lake: str
+    stage_runs: list[dict[str, Any]]
+    versions: dict[str, int] = field(default_factory=dict)  # table -> version this run wrote/read
+
+    def read(self, table: str, columns: Sequence[str] | None = None):
+        """The table at the version this run wrote (else the latest) as pandas, or None."""
+        uri = delta.table_uri(self.lake, table)
+        if not delta.exists(uri):
+            return None
+        ver = self.versions.get(table)
+        if columns is not None:
+            have = set(delta.schema_of(uri, ver).names)
+            columns = [c for c in columns if c in have]
+        return delta.read_arrow(uri, ver, columns=columns).to_pandas()
+
+
+# ----------------------------------------------------------------------------- run grouping
+
+
+def group_runs(stage_runs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """run_id -> its stage runs (oldest first); runs ordered by their last stage run."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for r in sorted(stage_runs, key=lambda r: r.get("started_at") or 0):
+        runs.setdefault(r.get("run_id") or "?", []).append(dict(r))
+    return dict(sorted(runs.items(), key=lambda kv: kv[1][-1].get("started_at") or 0))
+
+
+def run_versions(stage_runs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """table -> the last version a stage of the run wrote (else read)."""
+    out: dict[str, int] = {}
+    for r in stage_runs:
+        st = r.get("stats") or {}
+        for t, v in (st.get("inputs") or {}).items():
+            out.setdefault(t, v)
+        for t, v in (st.get("tables") or {}).items():
+            if v is not None:
+                out[t] = v
+    return out
+
+
+# ----------------------------------------------------------------------------- plotting
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _fig(w: float = 7, h: float = 3.4):
+    return _plt().subplots(figsize=(w, h))
+
+
+def _barh(title: str, labels: Sequence[str], values: Sequence[float], xlabel: str) -> Plot:
+    fig, ax = _fig(7, max(2.2, 0.32 * len(labels) + 1))
+    ax.barh(list(labels)[::-1], list(values)[::-1], color="#4c78a8")
+    ax.set_xlabel(xlabel)
+    for i, v in enumerate(list(values)[::-1]):
+        ax.text(
+            v, i, f" {v:,.0f}" if float(v).is_integer() else f" {v:.3g}", va="center", fontsize=8
+        )
+    return Plot(title, _png(fig))
+
+
+def plot_funnel(source: str, data: RunData, filters: Sequence[str]) -> Plot:
+    """Documents and bytes: bronze -> after each filter (pipeline order) -> gold."""
+    s = SOURCES[source]
+    title = f"{source}: funnel of documents and bytes"
+    bronze = data.read(s["bronze"], ["doc_id", s["bytes"]])
+    attrs = data.read(ATTRIBUTES_TABLE[source], ["doc_id", "drop_reason"])
+    gold = data.read(s["gold"], ["doc_id"])
+    if bronze is None or bronze.empty:
+        return Plot(title, None, f"no {s['bronze']} yet")
+    size = dict(zip(bronze["doc_id"], bronze[s["bytes"]].fillna(0), strict=True))
+    steps = [("bronze", len(bronze), float(sum(size.values())))]
+    if attrs is not None:
+        dropped = attrs.dropna(subset=["drop_reason"])
+        reason = dict(zip(dropped["doc_id"], dropped["drop_reason"], strict=True))
+        alive = set(size)
+        for f in filters:
+            alive = {d for d in alive if not (reason.get(d) or "").startswith(f + ":")}
+            steps.append((f, len(alive), float(sum(size[d] for d in alive))))
+    if gold is not None:
+        ids = [d for d in gold["doc_id"] if d in size]
+        steps.append(("gold (dedup)", len(gold), float(sum(size[d] for d in ids))))
+    fig, (a1, a2) = _plt().subplots(1, 2, figsize=(10, 0.38 * len(steps) + 1.6), sharey=True)
+    names = [n for n, _, _ in steps][::-1]
+    a1.barh(names, [d for _, d, _ in steps][::-1], color="#4c78a8")
+    a1.set_xlabel("documents")
+    a2.barh(names, [b / 1e6 for _, _, b in steps][::-1], color="#f58518")
+    a2.set_xlabel("MB (bronze bytes of the surviving documents)")
+    for i, (_, d, b) in enumerate(steps[::-1]):
+        a1.text(d, i, f" {d:,}", va="center", fontsize=8)
+        a2.text(b / 1e6, i, f" {b / 1e6:.3g}", va="center", fontsize=8)
+    return Plot(title, _png(fig))
+
+
+def plot_drop_reasons(source: str, data: RunData) -> Plot:
+    title = f"{source}: drop reasons (first failing filter)"
+    attrs = data.read(ATTRIBUTES_TABLE[source], ["drop_reason"])
+    if attrs is None or attrs["drop_reason"].isna().all():
+        return Plot(title, None, "nothing dropped" if attrs is not None else "not curated yet")
+    vc = attrs["drop_reason"].dropna().value_counts()
+    return _barh(title, list(vc.index), list(vc.values), "documents")
+
+
+def plot_languages(source: str, data: RunData) -> Plot:
+    s = SOURCES[source]
+    col = s["language"]
+    title = f"{source}: language distribution (scored vs kept)"
+    attrs = data.read(ATTRIBUTES_TABLE[source], ["doc_id", col, "drop_reason"])
+    if attrs is None or col not in attrs:
+        return Plot(title, None, "not curated yet")
+    all_ = attrs[col].fillna("?").value_counts()
+    kept = attrs.loc[attrs["drop_reason"].isna(), col].fillna("?").value_counts()
+    top = list(all_.index[:15])
+    fig, ax = _fig(8, 3.4)
+    import numpy as np
+
+    x = np.arange(len(top))
+    ax.bar(x - 0.2, [all_.get(k, 0) for k in top], 0.4, label="scored", color="#4c78a8")
+    ax.bar(x + 0.2, [kept.get(k, 0) for k in top], 0.4, label="kept", color="#54a24b")
+    ax.set_xticks(x, top, rotation=45, ha="right")
+    ax.set_ylabel("documents")
+    ax.legend()
+    return Plot(title, _png(fig))
+
+
+def plot_lengths(source: str, data: RunData) -> Plot:
+    s = SOURCES[source]
+    title = f"{source}: document length, before (bronze) and after (gold)"
+    bronze = data.read(s["bronze"], ["text"])
+    gold = data.read(s["gold"], ["text"])
+    if bronze is None or bronze.empty:
+        return Plot(title, None, "no documents yet")
+    import numpy as np
+
+    fig, ax = _fig()
+    lb = np.log10(bronze["text"].fillna("").str.len().clip(lower=1))
+    bins = np.linspace(0, max(1.0, float(lb.max())) + 0.1, 30)
+    ax.hist(lb, bins=bins, alpha=0.6, label=f"bronze ({len(bronze)})", color="#4c78a8")
+    if gold is not None and not gold.empty:
+        lg = np.log10(gold["text"].fillna("").str.len().clip(lower=1))
+        ax.hist(lg, bins=bins, alpha=0.6, label=f"gold ({len(gold)})", color="#54a24b")
+    ax.set_xlabel("log10(characters)")
+    ax.set_ylabel("documents")
+    ax.legend()
+    return Plot(title, _png(fig))
+
+
+def plot_clusters(source: str, data: RunData) -> Plot:
+    title = f"{source}: duplicate cluster sizes"
+    d = data.read(DEDUP_TABLE[source], ["cluster_id", "cluster_size", "duplicate_of"])
+    if d is None or d.empty:
+        return Plot(title, None, "not deduplicated yet")
+    sizes = d.drop_duplicates("cluster_id")["cluster_size"]
+    vc = sizes.value_counts().sort_index()
+    fig, ax = _fig()
+    ax.bar([str(k) for k in vc.index], vc.values, color="#e45756")
+    ax.set_xlabel("cluster size (1 = unique)")
+    ax.set_ylabel("clusters")
+    ax.set_yscale("log")
+    dup = int(d["duplicate_of"].notna().sum())
+    return Plot(title, _png(fig), f"{dup} of {len(d)} documents removed as duplicates")
+
+
+def plot_pii(source: str, data: RunData) -> Plot:
+    prefix = SOURCES[source]["pii_prefix"]
+    title = f"{source}: {'PII' if source == 'web' else 'secrets'} redacted, by type"
+    uri = delta.table_uri(data.lake, ATTRIBUTES_TABLE[source])
+    if not delta.exists(uri):
+        return Plot(title, None, "not curated yet")
+    cols = [
+        c for c in delta.schema_of(uri).names if c.startswith(prefix) and not c.endswith("total")
+    ]
+    a = data.read(ATTRIBUTES_TABLE[source], cols)
+    if a is None or not cols:
+        return Plot(title, None, "no redaction filter in the pipeline")
+    sums = a.sum(numeric_only=True).sort_values(ascending=False)
+    sums = sums[sums > 0]
+    if sums.empty:
+        return Plot(title, None, f"none found in {len(a)} documents")
+    return _barh(title, [c[len(prefix) :] for c in sums.index], list(sums.values), "spans redacted")
+
+
+def plot_toxicity(source: str, data: RunData) -> Plot:
+    title = f"{source}: toxicity score"
+    a = data.read(ATTRIBUTES_TABLE[source], [TOXICITY])
+    if a is None or TOXICITY not in a:
+        return Plot(title, None, "no toxicity filter in the pipeline")
+    fig, ax = _fig()
+    ax.hist(a[TOXICITY].dropna(), bins=20, range=(0, 1), color="#b279a2")
+    ax.set_xlabel("toxicity_v1 classifier probability")
+    ax.set_ylabel("documents")
+    return Plot(title, _png(fig))
+
+
+def latest_manifest(root: Path) -> Path | None:
+    found = sorted(root.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def plot_mixture(manifest: Path | None) -> Plot:
+    title = "tokens per source in the mixture"
+    if manifest is None:
+        return Plot(title, None, "no mixture yet")
+    try:
+        m = json.loads(manifest.read_text())
+        by = dict((m.get("totals") or {}).get("tokens_by_source") or {})
+    except (OSError, ValueError) as e:
+        return Plot(title, None, f"unreadable manifest {manifest}: {e}")
+    if not by:
+        return Plot(title, None, f"{manifest}: no totals.tokens_by_source")
+    p = _barh(
+        f"{title} ({manifest.parent.name})", list(by), [float(v) for v in by.values()], "tokens"
+    )
+    p.note = str(manifest)
+    return p
+
+
+# ----------------------------------------------------------------------------- page
+
+
+TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222}
+h1{font-size:1.5em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0} td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
+.ok{color:#2a7a2a;font-weight:bold}.fail{color:#b00020;font-weight:bold}
+figure{display:inline-block;margin:.4em;vertical-align:top;width:48%} figure img{max-width:100%} figcaption{font-size:.85em;color:#555}
+.note{color:#777;font-style:italic} code{background:#f4f4f4;padding:0 .2em}
+</style></head><body>
+{% if runs is defined %}
+<h1>lmdata data-quality reports</h1>
+<p>Data Docs (Great Expectations): <a href="{{ docs_link }}">{{ docs_link }}</a></p>
+<table><tr><th>run</th><th>stages</th><th>last stage run (UTC)</th><th>gates</th></tr>
+{% for r in runs %}<tr><td><a href="runs/{{ r.file }}">{{ r.run_id }}</a></td><td>{{ r.stages }}</td>
+<td>{{ r.when }}</td><td>{{ r.gates }}</td></tr>{% endfor %}</table>
+{% else %}
+<h1>{{ title }}</h1>
+<p>Lake <code>{{ lake }}</code> · built {{ built }} · <a href="../index.html">all runs</a>
+ · <a href="{{ docs_link }}">Data Docs</a></p>
+<h2>Stage runs</h2>
+<table><tr><th>stage</th><th>status</th><th>rows in</th><th>rows out</th><th>seconds</th><th>read</th><th>wrote</th></tr>
+{% for s in stages %}<tr><td>{{ s.stage }}</td><td>{{ s.status }}</td><td>{{ s.rows_in }}</td><td>{{ s.rows_out }}</td>
+<td>{{ s.seconds }}</td><td>{{ s.inputs }}</td><td>{{ s.tables }}</td></tr>{% endfor %}</table>
+<h2>Quality gates</h2>
+{% if gates %}<table><tr><th>table</th><th>version</th><th>suite</th><th>result</th><th>failed expectations</th><th>Data Docs</th></tr>
+{% for g in gates %}<tr><td>{{ g.table }}</td><td>v{{ g.version }}</td><td>{{ g.suite }}</td>
+<td class="{{ 'ok' if g.success else 'fail' }}">{{ 'passed' if g.success else 'FAILED' }} ({{ g.evaluated - g.failed }}/{{ g.evaluated }})</td>
+<td>{% for f in g.failures %}<div><b>{{ f.expectation }}</b>{% if f.column %} [{{ f.column }}]{% endif %}: {{ f.observed }} (expected {{ f.expected }})</div>{% endfor %}</td>
+<td>{% if g.docs %}<a href="{{ g.docs }}">page</a>{% endif %}</td></tr>{% endfor %}</table>
+{% else %}<p class="note">no gate ran in this run</p>{% endif %}
+<h2>Delta table versions involved</h2>
+<table><tr><th>table</th><th>version</th><th>path</th></tr>
+{% for t, v, p in versions %}<tr><td>{{ t }}</td><td>v{{ v }}</td><td><code>{{ p }}</code></td></tr>{% endfor %}</table>
+{% for sec in sections %}<h2>{{ sec.title }}</h2>
+{% for p in sec.plots %}<figure>{% if p.png_b64 %}<img class="plot" alt="{{ p.title }}" src="data:image/png;base64,{{ p.png_b64 }}">
+{% else %}<div class="note">{{ p.note }}</div>{% endif %}<figcaption>{{ p.title }}{% if p.png_b64 and p.note %} — {{ p.note }}{% endif %}</figcaption></figure>{% endfor %}
+{% for t in sec.tables %}<h3>{{ t.title }}</h3><table><tr><th>line</th><th>count</th></tr>
+{% for line, n in t.rows %}<tr><td><code>{{ line }}</code></td><td>{{ n }}</td></tr>{% endfor %}</table>{% endfor %}
+{% endfor %}
+{% endif %}
+</body></html>
+"""
+
+
+def _render(**kw) -> str:
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(TEMPLATE).render(**kw)
+
+
+def _safe_name(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", run_id)
+
+
+def repeated_lines(stage_runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every `repeated_lines_top` list ([line, count]) in the run's stage stats."""
+    out = []
+    for r in stage_runs:
+        st = r.get("stats") or {}
+        for where in (st, st.get("counters") or {}):
+            top = where.get("repeated_lines_top") if isinstance(where, Mapping) else None
+            if isinstance(top, list) and top:
+                rows = [
+                    (str(x[0])[:200], x[1])
+                    for x in top
+                    if isinstance(x, list | tuple) and len(x) == 2
+                ]
+                out.append({"title": f"most repeated lines ({r.get('stage')})", "rows": rows})
+    return out
+
+
+SECTION_PLOTS: list[Callable[[str, RunData], Plot]] = [
+    plot_drop_reasons,
+    plot_languages,
+    plot_lengths,
+    plot_clusters,
+    plot_pii,
+]
+
+
+def build_run_page(data: RunData, params, reports: Path, mixtures: Path) -> Path:
+    sections = []
+    for source, s in SOURCES.items():
+        if not delta.exists(delta.table_uri(data.lake, s["bronze"])):
+            continue
+        filters = list(getattr(params.curate, source).pipeline)
+        plots = [plot_funnel(source, data, filters)] + [f(source, data) for f in SECTION_PLOTS]
+        if source == "web":
+            plots.append(plot_toxicity(source, data))
+        sections.append({"title": f"{source} data", "plots": plots, "tables": []})
+    sections.append(
+        {"title": "mixture", "plots": [plot_mixture(latest_manifest(mixtures))], "tables": []}
+    )
+    rep = repeated_lines(data.stage_runs)
+    if rep:
+        sections.append({"title": "repeated lines", "plots": [], "tables": rep})
+    runs_dir = reports / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    page = runs_dir / f"{_safe_name(data.run_id)}.html"
+    gates = _gates(data, page.parent)
+    stages = [
+        {
+            "stage": r["stage"] + _stage_detail(r),
+            "status": r.get("status"),
+            "rows_in": (r["stats"] or {}).get("rows_in"),
+            "rows_out": (r["stats"] or {}).get("rows_out"),
+            "seconds": r.get("seconds"),
+            "inputs": _fmt_versions((r["stats"] or {}).get("inputs")),
+            "tables": _fmt_versions((r["stats"] or {}).get("tables")),
+        }
+        for r in data.stage_runs
+    ]
+    versions = [(t, v, delta.table_uri(data.lake, t)) for t, v in sorted(data.versions.items())]
+    page.write_text(
+        _render(
+            title=f"lmdata run {data.run_id}",
+            lake=data.lake,
+            built=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            docs_link=os.path.relpath(reports / "data_docs" / "index.html", page.parent),
+            stages=stages,
+            gates=gates,
+            versions=versions,
+            sections=sections,
+        )
+    )
+    return page
+
+
+def _stage_detail(r: Mapping[str, Any]) -> str:
+    tables = list((r.get("stats") or {}).get("inputs") or {})
+    return f" ({tables[0]})" if r.get("stage") == "validate" and tables else ""
+
+
+def _fmt_versions(d: Mapping[str, Any] | None) -> str:
+    return ", ".join(f"{k}@v{v}" for k, v in (d or {}).items())
+
+
+def _gates(data: RunData, page_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    for v in read_validations(data.lake):
+        if v.get("run_id") != data.run_id:
+            continue
+        docs = v.get("data_docs_url") or ""
+        if docs.startswith("file://"):
+            docs = os.path.relpath(docs[len("file://") :], page_dir)
+        out.append({**v, "failures": json.loads(v.get("failed_json") or "[]"), "docs": docs})
+    return sorted(out, key=lambda g: (g["table"], g["suite"]))
+
+
+def build_index(runs: Mapping[str, list[dict[str, Any]]], lake: str, reports: Path) -> Path:
+    vals = read_validations(lake)
+    rows = []
+    for run_id, srs in reversed(list(runs.items())):
+        mine = [v for v in vals if v.get("run_id") == run_id]
+        failed = sum(1 for v in mine if not v["success"])
+        rows.append(
+            {
+                "run_id": run_id,
+                "file": html.escape(_safe_name(run_id)) + ".html",
+                "stages": ", ".join(sorted({r["stage"] for r in srs})),
+                "when": time.strftime(
+                    "%Y-%m-%d %H:%M:%S", time.gmtime(srs[-1].get("started_at") or 0)
+                ),
+                "gates": (f"{len(mine) - failed}/{len(mine)} passed" if mine else "-"),
+            }
+        )
+    index = reports / "index.html"
+    index.write_text(_render(title="lmdata reports", runs=rows, docs_link="data_docs/index.html"))
+    return index
+
+
+def build(
+    lake: str,
+    params,
+    run: str | None = None,
+    reports: Path | None = None,
+    mixtures: Path | None = None,
+) -> Path:
+    """Build the page of `run` (default: the latest run) and the index; returns the page."""
+    from lmdata.errors import ConfigError
+
+    reports = reports or reports_dir(lake, params.quality.reports_dir)
+    mixtures = mixtures or Path(os.environ.get("LMDATA_MIXTURES", "var/mixtures"))
+    runs = group_runs(read_stage_runs(lake))
+    if not runs:
+        raise ConfigError(f"no stage runs recorded in {lake} (_meta/stage_runs): nothing to report")
+    run = run or next(reversed(runs))
+    if run not in runs:
+        raise ConfigError(f"run {run!r} not found; runs: {', '.join(list(runs)[-10:])}")
+    srs = runs[run]
+    page = build_run_page(RunData(run, lake, srs, run_versions(srs)), params, reports, mixtures)
+    build_index(runs, lake, reports)
+    return page
+
+
+def cli(argv: list[str]) -> int:
+    from lmdata.errors import LmdataError
+
+    p = argparse.ArgumentParser(prog="lmdata report", description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", default=None, help="pipeline run id (default: the latest run)")
+    p.add_argument("--lake", default=None)
+    p.add_argument("--params", default=None)
+    p.add_argument("--set", dest="overrides", action="append", default=[])
+    p.add_argument("--out", default=None, help="reports dir (default: quality.reports_dir)")
+    p.add_argument("--mixtures", default=None, help="mixtures dir (default var/mixtures)")
+    a = p.parse_args(argv)
+    try:
+        params = load_params(a.params, a.overrides)
+        lake = resolve_lake(a.lake)
+        page = build(
+            lake,
+            params,
+            a.run,
+            Path(a.out).resolve() if a.out else None,
+            Path(a.mixtures) if a.mixtures else None,
+        )
+    except LmdataError as e:
+        print(f"lmdata report: {e}", flush=True)
+        return e.exit_code
+    reports = page.parent.parent
+    docs = reports / "data_docs" / "index.html"
+    print(f"report:    {page}")
+    print(f"index:     {reports / 'index.html'}")
+    print(f"Data Docs: {docs if docs.exists() else '(no gate has run yet)'}")
+    summary = {"page": str(page), "index": str(reports / "index.html"), "data_docs": str(docs)}
+    print("LMDATA_REPORT " + json.dumps(summary), flush=True)
+    return 0
