@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import struct
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ class IndexedDatasetWriter:
     """Streams documents (arrays of token ids) into `<prefix>.bin` / `<prefix>.idx`.
 
     Files are written under temporary names and renamed on `close()`, so a reader never sees a
-    half-written shard (a killed task leaves only `*.tmp` files behind).
+    half-written shard (a killed task leaves only `*.tmp` files behind, named per attempt).
     """
 
     def __init__(self, prefix: str | os.PathLike, dtype: type = np.uint16):
@@ -63,7 +64,9 @@ class IndexedDatasetWriter:
         if self.dtype not in DTYPE_CODES:
             raise ValueError(f"unsupported dtype {dtype}")
         Path(self.prefix).parent.mkdir(parents=True, exist_ok=True)
-        self._bin_tmp = self.prefix + ".bin.tmp"
+        # unique temporary names: a retried or speculative task attempt never shares them
+        self._tmp = f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+        self._bin_tmp = self.prefix + ".bin" + self._tmp
         self._bin = open(self._bin_tmp, "wb")
         self._lengths: list[int] = []
         self._closed = False
@@ -91,7 +94,7 @@ class IndexedDatasetWriter:
         if len(lengths) > 1:
             np.cumsum(lengths[:-1].astype(np.int64) * itemsize, out=pointers[1:])
         doc_idx = np.arange(len(lengths) + 1, dtype=np.int64)
-        idx_tmp = self.prefix + ".idx.tmp"
+        idx_tmp = self.prefix + ".idx" + self._tmp
         with open(idx_tmp, "wb") as f:
             f.write(INDEX_HEADER)
             f.write(struct.pack("<Q", INDEX_VERSION))
@@ -114,7 +117,7 @@ class IndexedDatasetWriter:
             self.close()
         else:  # leave nothing that looks like a finished shard
             self._bin.close()
-            for p in (self._bin_tmp, self.prefix + ".idx.tmp"):
+            for p in (self._bin_tmp, self.prefix + ".idx" + self._tmp):
                 if os.path.exists(p):
                     os.remove(p)
 

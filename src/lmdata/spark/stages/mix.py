@@ -1,0 +1,574 @@
+"""Stage `mix`: gold tables -> a versioned, tokenized, DVC-tracked mixture.
+
+    gold/web_documents (+ language from silver/web_attributes)  \\
+    gold/code_files                                              -> <repo>/<name>/shards/part-*.bin/.idx
+                                                                    manifest.json, tokenizer.json,
+                                                                    DATASHEET.md; git commit + tag
+                                                                    <name>@v<N>; dvc push
+
+1. Resolve the spec's table versions ("latest" -> a number) and read exactly those snapshots.
+2. Measure every source (documents, UTF-8 bytes); train the byte-level BPE tokenizer on a seeded
+   sample (or load the given tokenizer.json) and measure tokens per byte per source.
+3. Plan targets and rates (lmdata.mixture.spec.plan: weights, token budgets, temperature).
+4. Sample in Spark: floor(rate) copies of every document plus one more when
+   hash(seed, source, doc_id) < frac(rate); global shuffle: order key = hash(seed, source,
+   doc_id, copy), shard = Spark's hash partitioning of the order key into N partitions, sorted
+   within. Membership and order depend only on the data and the seed, never on the cluster.
+5. One Spark task per shard tokenizes Arrow batches (`encode_batch`, one tokenizer per Python
+   worker), appends the end-of-document id and writes `part-<task>.bin/.idx`
+   (lmdata.tokens.megatron) under temporary names, then renames; it returns counts and sha256s.
+6. Under the data repository's lock: move the shards into place, write tokenizer, manifest and
+   card, run the shards gate (verify_manifest), `dvc add`, commit, tag, `dvc push`.
+   Same inputs + spec + seed -> byte-identical shards and the same fingerprint: no new version
+   (the existing version's files are checked out and its tag reported).
+
+Prints `LMDATA_MIXTURE {json}` (mixture, version, tag, rev, manifest, repo, remote, status) and
+writes it to `--result-out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import math
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from lmdata.errors import ConfigError, FatalError
+from lmdata.lake import delta
+from lmdata.mixture.cli import RESULT_PREFIX
+from lmdata.spark.job import Stage, StageContext
+
+log = logging.getLogger("lmdata")
+_MASK63 = 0x7FFFFFFFFFFFFFFF
+_SHARD_SCHEMA = pa.schema(
+    [
+        ("shard", pa.int32()),
+        ("bin_sha256", pa.string()),
+        ("idx_sha256", pa.string()),
+        ("shard_documents", pa.int64()),
+        ("shard_tokens", pa.int64()),
+        ("source", pa.string()),
+        ("language", pa.string()),
+        ("documents", pa.int64()),
+        ("tokens", pa.int64()),
+        ("text_bytes", pa.int64()),
+    ]
+)
+
+
+def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: int, dtype: str):
+    """mapInArrow body: one Spark partition -> one .bin/.idx pair; yields per-(source, language)
+    counts with the shard's checksums."""
+    import numpy as np
+    from pyspark import TaskContext
+
+    from lmdata.tokens.encode import encode_documents, worker_tokenizer
+    from lmdata.tokens.megatron import IndexedDatasetWriter
+    from lmdata.tokens.train import sha256_file
+
+    pid = TaskContext.get().partitionId()
+    tok = worker_tokenizer(tok_json, tok_sha)
+    writer = None
+    groups: dict[tuple[str, str], list[int]] = {}
+    try:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            if writer is None:
+                writer = IndexedDatasetWriter(f"{staging}/part-{pid:05d}", np.dtype(dtype).type)
+            texts = batch.column("text").to_pylist()
+            sources = batch.column("source").to_pylist()
+            langs = batch.column("language").to_pylist()
+            nbytes = batch.column("nbytes").to_pylist()
+            docs = encode_documents(tok, texts, eod_id)
+            for arr, s, lang, nb in zip(docs, sources, langs, nbytes, strict=True):
+                writer.add_document(arr)
+                g = groups.setdefault((s, lang), [0, 0, 0])
+                g[0] += 1
+                g[1] += int(arr.size)
+                g[2] += int(nb)
+        if writer is None:
+            return
+        bin_path, idx_path = writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.__exit__(RuntimeError, None, None)
+        raise
+    bsha, isha = sha256_file(bin_path), sha256_file(idx_path)
+    rows = [
+        {
+            "shard": pid,
+            "bin_sha256": bsha,
+            "idx_sha256": isha,
+            "shard_documents": writer.documents,
+            "shard_tokens": writer.tokens,
+            "source": s,
+            "language": lang,
+            "documents": g[0],
+            "tokens": g[1],
+            "text_bytes": g[2],
+        }
+        for (s, lang), g in sorted(groups.items())
+    ]
+    yield pa.RecordBatch.from_pylist(rows, schema=_SHARD_SCHEMA)
+
+
+def _uniform(seed_parts: list[Any]):
+    """A deterministic uniform [0, 1) draw per row: xxhash64 of the seed and columns."""
+    from pyspark.sql import functions as F
+
+    h = F.xxhash64(*seed_parts).bitwiseAND(F.lit(_MASK63))
+    return h.cast("double") / F.lit(float(2**63))
+
+
+def _by_source(mapping: dict[str, float], default: float = 0.0):
+    from pyspark.sql import functions as F
+
+    expr = F.lit(default)
+    for k, v in sorted(mapping.items()):
+        expr = F.when(F.col("source") == F.lit(k), F.lit(float(v))).otherwise(expr)
+    return expr
+
+
+class MixStage(Stage):
+    name = "mix"
+    description = "Build a versioned, tokenized, DVC-tracked mixture from gold tables."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--mixture", required=True, help="spec name (configs/mixtures/NAME.yaml) or path"
+        )
+        parser.add_argument("--spec-dir", default=None, help="where mixture specs live")
+        parser.add_argument(
+            "--out",
+            default=None,
+            help="the mixtures data repository (git + DVC; default $LMDATA_MIXTURES_REPO, "
+            "else var/mixtures); the mixture is written to OUT/NAME/",
+        )
+        parser.add_argument(
+            "--remote",
+            default=None,
+            help="DVC remote URL: a directory or s3://bucket/prefix (default $LMDATA_DVC_REMOTE, "
+            "else var/dvc-remote; an existing repository keeps its remote)",
+        )
+        parser.add_argument("--no-dvc", action="store_true", help="write files only (no git/DVC)")
+        parser.add_argument("--result-out", default=None, help="also write the result JSON here")
+
+    def app_id(self, ctx: StageContext) -> str:
+        return f"lmdata:{self.name}:{ctx.args.mixture}:{ctx.run_id}"
+
+    # ------------------------------------------------------------------ inputs
+    def _versions(self, ctx: StageContext, spec) -> dict[str, int]:
+        out = {}
+        for t, want in spec.table_versions().items():
+            uri = ctx.table(t)
+            if not delta.exists(uri):
+                raise FatalError(
+                    f"mixture {spec.name}: table {t} does not exist in the lake {ctx.lake} "
+                    "(run the pipeline that writes it first)"
+                )
+            cur = delta.current_version(uri)
+            if want == "latest":
+                out[t] = int(cur)
+            elif int(want) > int(cur):
+                raise ConfigError(f"mixture {spec.name}: {t} has no version {want} (latest {cur})")
+            else:
+                out[t] = int(want)
+        return out
+
+    def _pool(self, ctx: StageContext, spec, versions: dict[str, int]):
+        """doc_id, source, language, license, text, nbytes of every candidate document."""
+        from functools import reduce
+
+        from pyspark.sql import functions as F
+
+        from lmdata.mixture.spec import CODE_TABLE, WEB_LANG_COLUMN, WEB_LANG_TABLE, WEB_TABLE
+        from lmdata.spark.io import read_delta
+
+        base: dict[str, Any] = {}
+        for t in sorted({s.table for s in spec.sources}):
+            df, _ = read_delta(ctx.spark, ctx.table(t), versions[t])
+            if t == WEB_TABLE:
+                attrs, _ = read_delta(
+                    ctx.spark, ctx.table(WEB_LANG_TABLE), versions[WEB_LANG_TABLE]
+                )
+                if WEB_LANG_COLUMN in attrs.columns:
+                    lang = attrs.select("doc_id", F.col(WEB_LANG_COLUMN).alias("language"))
+                    df = df.join(lang, "doc_id", "left")
+                else:
+                    df = df.withColumn("language", F.lit(None).cast("string"))
+                lic = F.lit(None).cast("string")
+            elif t == CODE_TABLE:
+                lic = F.col("repo_license")
+            base[t] = df.select(
+                "doc_id",
+                F.lower(F.coalesce(F.col("language"), F.lit("und"))).alias("language"),
+                lic.alias("license"),
+                "text",
+            )
+        # one scan per table: every row gets the names of the sources it belongs to (sources
+        # may overlap) and is exploded into one row per source
+        parts = []
+        for t, df in base.items():
+            names = []
+            for s in (s for s in spec.sources if s.table == t):
+                cond = F.lit(True)
+                if s.languages is not None:
+                    cond = cond & F.col("language").isin(list(s.languages))
+                if s.exclude_languages:
+                    cond = cond & ~F.col("language").isin(list(s.exclude_languages))
+                names.append(F.when(cond, F.lit(s.name)))
+            parts.append(df.withColumn("source", F.explode(F.array_compact(F.array(*names)))))
+        pool = reduce(lambda a, b: a.unionByName(b), parts)
+        return pool.withColumn("nbytes", F.octet_length("text").cast("long"))
+
+    def _tokenizer(self, ctx, spec, spec_file: Path, pool, bytes_by_source) -> tuple[bytes, dict]:
+        """(tokenizer.json bytes, tokens per byte per source)."""
+        from pyspark.sql import functions as F
+
+        from lmdata.mixture.spec import plan
+        from lmdata.tokens.train import load_tokenizer, train_bpe
+
+        tspec = spec.tokenizer
+        limit = (
+            tspec.train_sample_bytes
+            if tspec.path is None
+            else min(tspec.train_sample_bytes, 8 << 20)
+        )
+        byte_plan = plan(spec, bytes_by_source)
+        total = sum(p.target for p in byte_plan.values()) or 1.0
+        frac = {
+            k: min(1.0, limit * p.target / total / bytes_by_source[k])
+            for k, p in byte_plan.items()
+            if bytes_by_source.get(k)
+        }
+        u = _uniform([F.lit(spec.seed), F.lit("tokenizer"), F.col("source"), F.col("doc_id")])
+        ctx.job_group(f"tokenizer sample (~{limit / 1e6:.1f} MB)")
+        rows = (
+            pool.withColumn("u", u)
+            .where(F.col("u") < _by_source(frac))
+            .select("u", "source", "doc_id", "text")
+            .orderBy("u", "source", "doc_id")
+            .collect()
+        )
+        texts = [r["text"] for r in rows]
+        if tspec.path is None:
+            if not texts:
+                raise FatalError(f"mixture {spec.name}: no documents to train the tokenizer on")
+            ctx.job_group(f"train byte-level BPE (vocab {tspec.vocab_size}) on {len(texts)} docs")
+            tok = train_bpe(
+                texts,
+                vocab_size=tspec.vocab_size,
+                special_tokens=tspec.special_tokens,
+                min_frequency=tspec.min_frequency,
+            )
+            tok_json = tok.to_str().encode("utf-8")
+            tok = load_tokenizer(tok_json)
+        else:
+            p = Path(tspec.path)
+            if not p.is_absolute() and not p.exists():
+                p = spec_file.parent / p
+            tok = load_tokenizer(p)
+            tok_json = p.read_bytes()
+        from lmdata.tokens.encode import encode_texts
+
+        tokens: dict[str, int] = {}
+        nbytes: dict[str, int] = {}
+        ids = encode_texts(tok, texts)
+        for r, t in zip(rows, ids, strict=True):
+            tokens[r["source"]] = tokens.get(r["source"], 0) + len(t)
+            nbytes[r["source"]] = nbytes.get(r["source"], 0) + len(r["text"].encode("utf-8"))
+        overall = sum(tokens.values()) / max(1, sum(nbytes.values())) or 0.25
+        tpb = {s.name: (tokens[s.name] / nbytes[s.name]) if nbytes.get(s.name) else overall
+               for s in spec.sources}  # fmt: skip
+        return tok_json, tpb
+
+    # ------------------------------------------------------------------ the run
+    def run(self, ctx: StageContext) -> None:
+        from pyspark.sql import functions as F
+
+        from lmdata.mixture import manifest as mf
+        from lmdata.mixture.dvc import DataRepo, resolve_repo
+        from lmdata.mixture.spec import load_spec, plan
+        from lmdata.tokens.train import TokenizerInfo, load_tokenizer, sha256_bytes
+
+        a = ctx.args
+        spec, spec_file = load_spec(a.mixture, a.spec_dir)
+        repo_root = resolve_repo(a.out)
+        versions = self._versions(ctx, spec)
+        ctx.stats.inputs.update(versions)
+        pool = self._pool(ctx, spec, versions)
+
+        clock = time.monotonic()
+
+        def lap(name: str) -> None:  # phase wall times (ms) in the stats, for the benchmark
+            nonlocal clock
+            now = time.monotonic()
+            ctx.stats.counters[f"ms_{name}"] = int((now - clock) * 1000)
+            clock = now
+
+        ctx.job_group("measure sources")
+        sizes = (
+            pool.groupBy("source")
+            .agg(F.count("*").alias("n"), F.sum("nbytes").alias("b"))
+            .collect()
+        )
+        docs_in = {r["source"]: int(r["n"]) for r in sizes}
+        bytes_in = {s.name: 0.0 for s in spec.sources}
+        bytes_in.update({r["source"]: float(r["b"] or 0) for r in sizes})
+        ctx.stats.rows_in = sum(docs_in.values())
+        ctx.stats.bytes_in = int(sum(bytes_in.values()))
+        for s in spec.sources:
+            if not docs_in.get(s.name):
+                log.warning("mixture %s: source %s has no documents", spec.name, s.name)
+
+        lap("measure")
+        tok_json, tpb = self._tokenizer(ctx, spec, spec_file, pool, bytes_in)
+        lap("tokenizer")
+        tok_sha = sha256_bytes(tok_json)
+        info = TokenizerInfo.of(load_tokenizer(tok_json), spec.tokenizer.eod_token)
+
+        natural = {k: bytes_in[k] * tpb[k] for k in bytes_in}
+        the_plan = plan(spec, natural)
+        rates = {k: p.rate for k, p in the_plan.items()}
+        expected_bytes = sum(bytes_in[k] * rates[k] for k in bytes_in)
+        n_shards = spec.shards.count or max(
+            1, math.ceil(expected_bytes / spec.shards.max_text_bytes)
+        )
+
+        rate = _by_source(rates)
+        u = _uniform([F.lit(spec.seed), F.col("source"), F.col("doc_id")])
+        copies = (F.floor(rate) + F.when(u < rate - F.floor(rate), 1).otherwise(0)).cast("int")
+        chosen = pool.withColumn("copies", copies).where(F.col("copies") > 0)
+        sampled = chosen.withColumn("copy", F.explode(F.sequence(F.lit(0), F.col("copies") - 1)))
+        order = F.xxhash64(F.lit(spec.seed), F.col("source"), F.col("doc_id"), F.col("copy"))
+        ordered = (
+            sampled.select(
+                order.alias("order_key"), "source", "doc_id", "copy", "language", "text", "nbytes"
+            )
+            .repartition(n_shards, "order_key")
+            .sortWithinPartitions("order_key", "source", "doc_id", "copy")
+        )
+
+        repo = DataRepo(repo_root, a.remote)
+        repo_root.mkdir(parents=True, exist_ok=True)
+        run_tag = uuid.uuid4().hex[:12]
+        staging = repo_root / f".staging-{run_tag}"
+        (staging / mf.SHARDS_DIR).mkdir(parents=True)
+        try:
+            ctx.job_group(f"tokenize + write {n_shards} shards")
+            eod, dtype, st = info.eod_id, info.dtype, str(staging / mf.SHARDS_DIR)
+            rows = ordered.mapInArrow(
+                lambda it: _write_shard(it, st, tok_json, tok_sha, eod, dtype),
+                "shard int, bin_sha256 string, idx_sha256 string, shard_documents long, "
+                "shard_tokens long, source string, language string, documents long, "
+                "tokens long, text_bytes long",
+            ).collect()
+            lap("tokenize_write")
+            ctx.job_group("licenses of the chosen documents")
+            lic_rows = chosen.groupBy("source", "license").agg(F.sum("copies").alias("n")).collect()
+            facts = self._facts(ctx, spec)
+            facts["licenses"] = {}
+            for r in lic_rows:
+                facts["licenses"].setdefault(r["source"], {})[r["license"] or "unknown"] = int(
+                    r["n"]
+                )
+            result = self._publish(
+                ctx, spec, spec_file, repo, staging, rows, versions, the_plan, tpb, n_shards,
+                tok_json, tok_sha, info, facts,
+            )  # fmt: skip
+            lap("publish")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        line = json.dumps(result, sort_keys=True)
+        print(RESULT_PREFIX + line, flush=True)
+        if a.result_out:
+            Path(a.result_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.result_out).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        log.info("mixture %s: %s", result["tag"], result["status"])
+        ctx.stats.tables[f"mixtures/{spec.name}"] = result["version"]
+        ctx.stats.counters["version"] = result["version"]
+        ctx.stats.counters["new_version"] = int(result["status"] == "created")
+
+    def _facts(self, ctx: StageContext, spec) -> dict[str, Any]:
+        """Curation and dedup rates measured in the lake, for the dataset card."""
+        from pyspark.sql import functions as F
+
+        from lmdata.spark.io import read_delta
+
+        facts: dict[str, Any] = {"curation": {}, "dedup": {}}
+        for kind in sorted({s.kind for s in spec.sources}):
+            for key, table, col in (
+                ("curation", f"silver/{kind}_attributes", "drop_reason"),
+                ("dedup", f"silver/{kind}_dedup", "dedup_reason"),
+            ):
+                uri = ctx.table(table)
+                if not delta.exists(uri):
+                    continue
+                df, _ = read_delta(ctx.spark, uri)
+                if col not in df.columns:
+                    continue
+                counts = df.groupBy(col).agg(F.count("*").alias("n")).collect()
+                facts[key][kind] = {
+                    "total": sum(int(r["n"]) for r in counts),
+                    ("dropped" if key == "curation" else "removed"): {
+                        r[col]: int(r["n"]) for r in counts if r[col] is not None
+                    },
+                }
+        return facts
+
+    def _publish(
+        self, ctx, spec, spec_file, repo, staging, rows, versions, the_plan, tpb, n_shards,
+        tok_json, tok_sha, info, facts,
+    ) -> dict[str, Any]:  # fmt: skip
+        from lmdata.mixture import card
+        from lmdata.mixture import manifest as mf
+        from lmdata.mixture.spec import TABLES
+
+        shards: dict[int, dict[str, Any]] = {}
+        by_source: dict[str, list[int]] = {s.name: [0, 0] for s in spec.sources}
+        by_lang: dict[str, int] = {}
+        for r in rows:
+            sh = shards.setdefault(
+                r["shard"],
+                {
+                    "prefix": mf.shard_prefix(r["shard"]),
+                    "bin": mf.shard_prefix(r["shard"]) + ".bin",
+                    "idx": mf.shard_prefix(r["shard"]) + ".idx",
+                    "bin_sha256": r["bin_sha256"],
+                    "idx_sha256": r["idx_sha256"],
+                    "documents": int(r["shard_documents"]),
+                    "tokens": int(r["shard_tokens"]),
+                },
+            )
+            if sh["bin_sha256"] != r["bin_sha256"]:
+                raise FatalError(f"shard {r['shard']} reported twice with different content")
+            by_source[r["source"]][0] += int(r["documents"])
+            by_source[r["source"]][1] += int(r["tokens"])
+            by_lang[r["language"]] = by_lang.get(r["language"], 0) + int(r["tokens"])
+        shard_list = [shards[k] for k in sorted(shards)]
+        resolved = json.loads(spec.model_dump_json())
+        resolved["tables"] = dict(sorted(versions.items()))
+        resolved["shards"]["count"] = n_shards
+        resolved["plan"] = {
+            k: {
+                "natural_tokens": round(p.natural, 3),
+                "target_tokens": round(p.target, 3),
+                "rate": round(p.rate, 9),
+                "tokens_per_byte": round(tpb[k], 9),
+            }
+            for k, p in the_plan.items()
+        }
+        total_tokens = sum(v[1] for v in by_source.values())
+        sources = [
+            {
+                "name": s.name,
+                "table": s.table,
+                "delta_version": versions[s.table],
+                "filter": {
+                    **s.filter_dict(),
+                    "language_from": f"{TABLES[s.table][1][0]}@v{versions[TABLES[s.table][1][0]]}"
+                    f":{TABLES[s.table][1][1]}",
+                },
+                "weight": round(by_source[s.name][1] / total_tokens, 6) if total_tokens else 0.0,
+                "documents": by_source[s.name][0],
+                "tokens": by_source[s.name][1],
+            }
+            for s in spec.sources
+        ]
+        manifest: dict[str, Any] = {
+            "mixture": spec.name,
+            "version": 0,
+            "created_at": dt.datetime.now(dt.UTC)
+            .replace(microsecond=0)
+            .isoformat()
+            .replace("+00:00", "Z"),
+            "seed": spec.seed,
+            "spec": resolved,
+            "sources": sources,
+            "tokenizer": {
+                "path": mf.TOKENIZER_FILE,
+                "sha256": tok_sha,
+                "vocab_size": info.vocab_size,
+                "eod_id": info.eod_id,
+                "dtype": info.dtype,
+            },
+            "shards": shard_list,
+            "totals": {
+                "documents": sum(s["documents"] for s in shard_list),
+                "tokens": sum(s["tokens"] for s in shard_list),
+                "tokens_by_source": {k: v[1] for k, v in by_source.items()},
+                "tokens_by_language": dict(sorted(by_lang.items())),
+                "documents_by_source": {k: v[0] for k, v in by_source.items()},
+            },
+        }
+        fp = mf.fingerprint(manifest)
+        ctx.stats.rows_out = manifest["totals"]["documents"]
+        ctx.stats.counters["tokens"] = manifest["totals"]["tokens"]
+        ctx.stats.counters["shards"] = len(shard_list)
+        mixdir = repo.root / spec.name
+        params = json.loads(ctx.params.model_dump_json())
+        facts_line = {
+            "fingerprint": fp,
+            "documents": manifest["totals"]["documents"],
+            "tokens": manifest["totals"]["tokens"],
+        }
+        no_dvc = ctx.args.no_dvc
+        with repo.lock():
+            if not no_dvc:
+                repo.ensure()
+                same = repo.find_fingerprint(spec.name, fp)
+            else:
+                same = None
+            if same is not None:
+                co = repo.checkout(spec.name, same["version"])
+                problems = mf.verify_manifest(mixdir)
+                if problems:
+                    raise FatalError(f"mixture {co['tag']} fails the shards gate: {problems}")
+                version, tag, rev, status = same["version"], co["tag"], co["rev"], "unchanged"
+            else:
+                version = repo.next_version(spec.name) if not no_dvc else 0
+                manifest["version"] = version
+                mixdir.mkdir(parents=True, exist_ok=True)
+                old = staging / "old-shards"
+                if (mixdir / mf.SHARDS_DIR).exists():
+                    (mixdir / mf.SHARDS_DIR).rename(old)
+                (staging / mf.SHARDS_DIR).rename(mixdir / mf.SHARDS_DIR)
+                shutil.rmtree(old, ignore_errors=True)
+                (mixdir / mf.TOKENIZER_FILE).write_bytes(tok_json)
+                mf.write_manifest(mixdir, manifest)
+                (mixdir / mf.CARD).write_text(card.render(manifest, params, facts))
+                problems = mf.verify_manifest(mixdir)
+                if problems:
+                    raise FatalError(
+                        f"mixture {spec.name}: shards gate failed:\n  " + "\n  ".join(problems)
+                    )
+                if no_dvc:
+                    tag, rev, status = None, None, "written"
+                else:
+                    facts_line["created_at"] = manifest["created_at"]
+                    c = repo.commit_version(spec.name, version, facts_line)
+                    tag, rev, status = c["tag"], c["rev"], "created"
+        return {
+            "mixture": spec.name,
+            "version": version,
+            "tag": tag,
+            "rev": rev,
+            "status": status,
+            "fingerprint": fp,
+            "manifest": str(mixdir / mf.MANIFEST),
+            "repo": str(repo.root),
+            "remote": None if no_dvc else repo.remote_url(),
+            "documents": manifest["totals"]["documents"],
+            "tokens": manifest["totals"]["tokens"],
+            "delta_versions": dict(sorted(versions.items())),
+            "spec_file": str(spec_file),
+        }
