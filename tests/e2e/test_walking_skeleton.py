@@ -1,5 +1,6 @@
-"""`make run`'s path: the web_pipeline DAG through real Airflow (`airflow dags test`, SQLite),
-SparkSubmitOperator -> spark-submit -> stages -> Delta tables."""
+"""`make run`'s path: cc_ingest -> curate_web and code_ingest -> curate_code through real Airflow
+(`airflow dags test`, SQLite), SparkSubmitOperator -> spark-submit -> stages -> Delta tables, the
+producer's asset event passed to the consumer."""
 
 import os
 import subprocess
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.spark, pytest.mark.slow]
 
 
 def _run_dag(tmp_path, dag_id):
-    """`python -m lmdata.workflow.local run DAG` with its own Airflow home, lake and run dir."""
+    """`python -m lmdata.workflow.local run DAG[,DAG]` with its own Airflow home, lake, runs."""
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(tmp_path / "airflow"),
@@ -34,8 +35,8 @@ def _run_dag(tmp_path, dag_id):
     )
 
 
-def test_web_pipeline_through_airflow(tmp_path):
-    proc = _run_dag(tmp_path, "web_pipeline")
+def test_web_chain_through_airflow(tmp_path):
+    proc = _run_dag(tmp_path, "cc_ingest,curate_web")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     assert "spark-submit" in out and "LMDATA_STATS" in out
@@ -56,14 +57,22 @@ def test_web_pipeline_through_airflow(tmp_path):
         for r in delta.read_arrow(delta.table_uri(lake, "silver/web_dedup")).to_pylist()
         if r["duplicate_of"]
     )
-    # stats files of every stage task were written
-    assert len(list((tmp_path / "runs").rglob("*.json"))) == 4
+    # stats files of every stage task were written (2 mapped ingests, then the curate DAG's)
+    stems = sorted(p.stem for p in (tmp_path / "runs").rglob("*.json"))
+    assert stems[:2] == ["curate", "dedup"] and "ingest_cc-0" in stems and "ingest_cc-1" in stems
+    # the producer's asset event (bronze version + rows) reached the consumer, which curated
+    # exactly that bronze version and published gold with its own facts
+    assert "asset event bronze/web_documents" in proc.stdout
+    assert '"rows": 17' in proc.stdout and "curating bronze/web_documents@v" in out
+    assert f'"version": {delta.current_version(delta.table_uri(lake, delta.GOLD_WEB))}' in (
+        proc.stdout.split("asset event gold/web_documents", 1)[1]
+    )
     # the run printed what it produced
     assert "gold/web_documents" in proc.stdout and "bronze/web_documents" in proc.stdout
 
 
-def test_code_pipeline_through_airflow(tmp_path):
-    proc = _run_dag(tmp_path, "code_pipeline")
+def test_code_chain_through_airflow(tmp_path):
+    proc = _run_dag(tmp_path, "code_ingest,curate_code")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     lake = str(tmp_path / "lake")
     bronze = delta.read_arrow(delta.table_uri(lake, "bronze/code_files")).to_pylist()

@@ -1,12 +1,17 @@
 """Run the DAGs on this machine through real Airflow (SQLite metadata DB under var/airflow).
 
-    python -m lmdata.workflow.local run web_pipeline,code_pipeline   # `make run`
+    python -m lmdata.workflow.local run                   # `make run`: the whole chain (CHAIN)
+    python -m lmdata.workflow.local run cc_ingest,curate_web [CONF_JSON]
     python -m lmdata.workflow.local env                   # print the environment it uses
     python -m lmdata.workflow.local standalone            # `make airflow`: the UI on :8080
 
 It sets AIRFLOW_HOME, the DAGs folder and the `lmdata_spark` connection (local[*]) in the
-environment, migrates the metadata DB, and runs `airflow dags test <dag>` (a real DAG run:
-scheduler logic, task instances, XCom, the SparkSubmitOperator launching spark-submit).
+environment, migrates the metadata DB, creates the `spark` and `dvc` pools, and runs
+`airflow dags test <dag>` for each DAG in order (a real DAG run: task instances, XCom, asset
+events, the SparkSubmitOperator launching spark-submit). `dags test` does not trigger the
+asset-scheduled DAGs, so after each run the runner reads the asset events that run produced from
+the metadata DB and passes their `extra` to the next DAGs as conf `{"asset_events": {...}}` -
+what `triggering_asset_events` holds when the scheduler triggers them.
 """
 
 from __future__ import annotations
@@ -56,33 +61,188 @@ def _airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.
     return subprocess.run([airflow, *args], env=env, check=check)
 
 
+# `make run`: the whole chain on the bundled sample, in dependency order.
+CHAIN = ["cc_ingest", "code_ingest", "curate_web", "curate_code", "build_mixture", "train_gpu"]
+# The bundled Common Crawl sample (samples/commoncrawl): a WET file of CC-MAIN-2024-22 and a
+# WARC file of CC-MAIN-2020-34.
+SAMPLE_CC_INPUTS = [
+    {"crawl": "CC-MAIN-2024-22", "format": "wet"},
+    {"crawl": "CC-MAIN-2020-34", "format": "warc"},
+]
+# Which assets each DAG consumes (its schedule), for passing events along under `dags test`.
+CONSUMES = {
+    "curate_web": ["bronze/web_documents"],
+    "curate_code": ["bronze/code_files"],
+    "build_mixture": ["gold/web_documents", "gold/code_files"],
+    "train_gpu": ["mixture/shards"],
+}
+
+
 def migrate(env: dict[str, str]) -> None:
     _airflow(env, "db", "migrate")
+    ensure_pools(env)
 
 
-def run_dag(dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> int:
-    env = airflow_env()
+def ensure_pools(env: dict[str, str]) -> None:
+    """Create/size the `spark` and `dvc` pools (`airflow pools import`, one CLI call)."""
+    spec = {
+        name: {"slots": slots, "description": desc, "include_deferred": False}
+        for name, (slots, desc) in settings.POOLS.items()
+    }
+    path = Path(env["AIRFLOW_HOME"]) / "lmdata_pools.json"
+    path.write_text(json.dumps(spec, indent=2))
+    _airflow(env, "pools", "import", str(path))
+
+
+def _db_path(env: dict[str, str]) -> str:
+    conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if not conn.startswith("sqlite:///"):
+        raise ValueError(f"the local runner reads asset events from SQLite only, not {conn}")
+    return conn.removeprefix("sqlite:///")
+
+
+def last_asset_event_id(env: dict[str, str]) -> int:
+    import sqlite3
+
+    with sqlite3.connect(_db_path(env)) as db:
+        return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM asset_event").fetchone()[0])
+
+
+def asset_events_since(env: dict[str, str], after_id: int) -> dict[str, list[dict]]:
+    """Asset name -> the `extra` of each event recorded after `after_id` (oldest first)."""
+    import sqlite3
+
+    with sqlite3.connect(_db_path(env)) as db:
+        rows = db.execute(
+            "SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE e.id > ? ORDER BY e.id",
+            (after_id,),
+        ).fetchall()
+    out: dict[str, list[dict]] = {}
+    for name, extra in rows:
+        out.setdefault(name, []).append(json.loads(extra) if extra else {})
+    return out
+
+
+def last_asset_events(env: dict[str, str], names: list[str]) -> dict[str, list[dict]]:
+    """Asset name -> [the `extra` of its most recent event] (a chain resumed mid-way: the events
+    the earlier `dags test` runs left in the metadata DB)."""
+    import sqlite3
+
+    out: dict[str, list[dict]] = {}
+    with sqlite3.connect(_db_path(env)) as db:
+        for name in names:
+            row = db.execute(
+                "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+                "WHERE a.name = ? ORDER BY e.id DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+            if row:
+                out[name] = [json.loads(row[0]) if row[0] else {}]
+    return out
+
+
+def run_dag(
+    dag_id: str,
+    conf: dict | None = None,
+    logical_date: str | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[int, dict[str, list[dict]]]:
+    """`airflow dags test DAG`; returns (exit code, the asset events that run produced)."""
+    env = env or airflow_env()
     t0 = time.monotonic()
-    migrate(env)
+    before = last_asset_event_id(env)
     args = ["dags", "test", dag_id]
     if logical_date:
         args.append(logical_date)
     if conf:
         args += ["--conf", json.dumps(conf)]
+    print(f"\n=== airflow {' '.join(args)}", flush=True)
     proc = _airflow(env, *args, check=False)
-    print(f"\nairflow dags test {dag_id}: exit {proc.returncode} in {time.monotonic() - t0:.0f}s")
+    events = asset_events_since(env, before)
+    print(f"=== airflow dags test {dag_id}: exit {proc.returncode} in {time.monotonic() - t0:.0f}s")
+    for name, extras in events.items():
+        print(f"    asset event {name}: {json.dumps(extras[-1], sort_keys=True)}")
+    return proc.returncode, events
+
+
+def default_conf(dag_id: str) -> dict | None:
+    if dag_id == "cc_ingest":
+        return {"inputs": SAMPLE_CC_INPUTS}
+    return None
+
+
+def run_chain(dag_ids: list[str], conf: dict | None = None) -> int:
+    """Run DAGs in order with `dags test`, passing each producer's asset events along."""
+    env = airflow_env()
+    t0 = time.monotonic()
+    migrate(env)
+    events: dict[str, list[dict]] = {}
+    results = []
+    for dag_id in dag_ids:
+        run_conf = dict(conf or default_conf(dag_id) or {})
+        wanted = CONSUMES.get(dag_id, [])
+        consumed = last_asset_events(env, [a for a in wanted if a not in events])
+        consumed.update({a: events[a] for a in wanted if a in events})
+        if consumed:
+            run_conf["asset_events"] = consumed
+        code, produced = run_dag(dag_id, run_conf or None, env=env)
+        results.append((dag_id, code, produced))
+        for name, extras in produced.items():
+            events[name] = extras
+        if code != 0:
+            print(f"{dag_id} failed (exit {code}): stopping the chain", file=sys.stderr)
+            break
+    print(summary(env, results, time.monotonic() - t0))
+    return max((c for _, c, _ in results), default=0)
+
+
+def summary(env: dict[str, str], results: list, seconds: float) -> str:
     from lmdata.cli import describe_lake
 
-    print(describe_lake(env["LMDATA_LAKE"]))
-    return proc.returncode
+    lines = ["", "=" * 72, f"lmdata: {len(results)} DAG run(s) in {seconds:.0f}s"]
+    for dag_id, code, produced in results:
+        facts = []
+        for name, extras in produced.items():
+            e = extras[-1]
+            if "version" in e:
+                facts.append(f"{name}@v{e['version']} rows={e.get('rows')}")
+            elif "manifest_uri" in e:
+                facts.append(
+                    f"{name}: {e.get('tokens')} tokens in {e.get('shards')} shard(s), "
+                    f"dvc {e.get('dvc_rev')}"
+                )
+        status = "ok" if code == 0 else f"FAILED (exit {code})"
+        lines.append(f"  {dag_id:14s} {status:18s} {'; '.join(facts)}")
+    lines.append(describe_lake(env["LMDATA_LAKE"]))
+    home = Path(env["LMDATA_HOME"])
+    reports = home / "var" / "reports" / "index.html"
+    lines.append(f"report:     {reports}" + ("" if reports.exists() else " (not built)"))
+    docs = home / "var" / "reports" / "data_docs" / "index.html"
+    found = [docs] if docs.exists() else sorted((home / "var").glob("**/data_docs/**/index.html"))
+    if found:
+        lines.append(f"data docs:  {found[0]}")
+    runs = sorted((home / "var" / "train").glob("*/training_report.json"))
+    if runs:
+        latest = max(runs, key=lambda p: p.stat().st_mtime)
+        try:
+            r = json.loads(latest.read_text())
+            lines.append(
+                f"training:   {r.get('config')} on {r.get('device')}, {r.get('steps')} steps, "
+                f"loss {r.get('loss_first')} -> {r.get('loss_last')}, "
+                f"{r.get('tokens_per_s')} tokens/s, checkpoint {r.get('checkpoint')}"
+            )
+        except (OSError, ValueError):
+            pass
+        lines.append(f"            {latest}")
+    lines.append("Airflow UI: make airflow  (then http://127.0.0.1:8080)")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "standalone":  # the Airflow UI on :8080 with our DAGs and connection
-        env = airflow_env()
-        migrate(env)
-        return _airflow(env, "standalone", check=False).returncode
+        return standalone()
     if not argv or argv[0] not in ("run", "env"):
         print(__doc__)
         return 2
@@ -92,12 +252,35 @@ def main(argv: list[str] | None = None) -> int:
             if k.startswith(("AIRFLOW", "LMDATA")):
                 print(f"{k}={env[k]}")
         return 0
-    dag_ids = argv[1].split(",") if len(argv) > 1 else ["web_pipeline"]
+    dag_ids = argv[1].split(",") if len(argv) > 1 and argv[1] else CHAIN
+    unknown = set(dag_ids) - set(CHAIN)
+    if unknown:
+        print(f"unknown DAG(s) {sorted(unknown)}; known: {', '.join(CHAIN)}", file=sys.stderr)
+        return 2
     conf = json.loads(argv[2]) if len(argv) > 2 else None
-    code = 0
-    for dag_id in dag_ids:
-        code = run_dag(dag_id, conf) or code
-    return code
+    return run_chain(dag_ids, conf)
+
+
+def standalone(port: int = 8080) -> int:
+    """`airflow standalone` (api-server + scheduler + dag-processor + triggerer) with our DAGs,
+    the pools and a fixed login (simple auth manager: admin / admin, override with
+    LMDATA_AIRFLOW_PASSWORD)."""
+    env = airflow_env()
+    password = env.get("LMDATA_AIRFLOW_PASSWORD", "admin")
+    home = Path(env["AIRFLOW_HOME"])
+    pw_file = home / "simple_auth_manager_passwords.json"
+    pw_file.write_text(json.dumps({"admin": password}))
+    env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin")
+    env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(pw_file))
+    env.setdefault("AIRFLOW__API__PORT", str(port))
+    env.setdefault("AIRFLOW__API__BASE_URL", f"http://127.0.0.1:{port}")
+    migrate(env)
+    print(
+        f"\nAirflow UI: http://127.0.0.1:{port}  login: admin / {password}\n"
+        f"DAGs: {', '.join(CHAIN)} (paused at creation: unpause cc_ingest to schedule it)\n",
+        flush=True,
+    )
+    return _airflow(env, "standalone", check=False).returncode
 
 
 if __name__ == "__main__":

@@ -1,0 +1,237 @@
+"""A real Airflow for the e2e tests: `airflow api-server` + `scheduler` + `dag-processor` on
+127.0.0.1 (SQLite, LocalExecutor) in a temp AIRFLOW_HOME, with a temp lake and params, the
+lmdata pools, and a login (simple auth manager, admin/admin). One per test session, shared by
+test_backfill_api.py and test_airflow_ui.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "commoncrawl"
+# The backfill crawl: the sample's two WARC files + one WARC test fixture, laid out like the
+# bucket under one crawl name, so 3 slices hold different documents.
+BACKFILL_CRAWL = "CC-MAIN-2020-34"
+BACKFILL_WARCS = [
+    SAMPLE
+    / "crawl-data/CC-MAIN-2020-34/segments/1596439737289.75/warc"
+    / "CC-MAIN-20200808165417-20200808195417-00395.warc.gz",
+    SAMPLE
+    / "crawl-data/CC-MAIN-2024-22/segments/1715971057216.39/warc"
+    / "CC-MAIN-20240517233122-20240518023122-00000.warc.gz",
+    ROOT / "tests/fixtures/warc-edgecases/cc.warc.gz",
+]
+SLICES = 3
+START_DATE = "2026-01-01"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_backfill_source(root: Path) -> list[str]:
+    """A local bucket with one WARC per slice: file names are picked (deterministically) so that
+    sha1(path) mod SLICES puts exactly one file in each slice. Returns the paths by slice."""
+    from lmdata.ingest.manifest import slice_bucket
+
+    by_slice: dict[int, str] = {}
+    k = 0
+    files = iter(BACKFILL_WARCS)
+    src = next(files)
+    while len(by_slice) < SLICES:
+        rel = f"crawl-data/{BACKFILL_CRAWL}/segments/1596439737289.{k}/warc/part-{k:05d}.warc.gz"
+        b = slice_bucket(rel, SLICES)
+        if b not in by_slice:
+            dest = root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            by_slice[b] = rel
+            src = next(files, None)
+        k += 1
+    return [by_slice[i] for i in range(SLICES)]
+
+
+@dataclass
+class AirflowServer:
+    url: str
+    home: Path
+    lake: Path
+    env: dict[str, str]
+    slice_paths: list[str]
+    crawl: str = BACKFILL_CRAWL
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    _token: str | None = None
+
+    def token(self) -> str:
+        if self._token is None:
+            body = json.dumps({"username": "admin", "password": "admin"}).encode()
+            req = urllib.request.Request(
+                f"{self.url}/auth/token",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(req, timeout=30) as r:
+                self._token = json.loads(r.read())["access_token"]
+        return self._token
+
+    def api(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"{self.url}/api/v2{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token()}"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                raw = r.read()
+                return r.status, (json.loads(raw) if raw else {})
+        except urllib.error.HTTPError as e:
+            return e.code, {"error": e.read().decode(errors="replace")}
+
+    def logs(self, chars: int = 3000) -> str:
+        out = []
+        for f in sorted((self.home / "logs_proc").glob("*.log")):
+            out.append(f"--- {f.name}\n{f.read_text(errors='replace')[-chars:]}")
+        return "\n".join(out)
+
+
+def _wait(pred, timeout: float, what: str, server: AirflowServer) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        for p in server.procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{p.args} exited {p.returncode}\n{server.logs()}")
+        try:
+            if pred():
+                return
+        except (OSError, urllib.error.URLError, KeyError, ValueError):
+            pass
+        time.sleep(2)
+    raise TimeoutError(f"{what}: not ready after {timeout:.0f}s\n{server.logs()}")
+
+
+@pytest.fixture(scope="session")
+def airflow_server(tmp_path_factory):
+    if shutil.which("airflow", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("airflow is not installed in this venv")
+    tmp = tmp_path_factory.mktemp("airflow_e2e")
+    home, lake, src = tmp / "airflow", tmp / "lake", tmp / "bucket"
+    (home / "logs_proc").mkdir(parents=True)
+    slice_paths = build_backfill_source(src)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["ingest_cc"].update(
+        crawl=BACKFILL_CRAWL,
+        source=str(src),
+        format="warc",
+        slices=SLICES,
+        slice_start_date=START_DATE,
+    )
+    params_path = tmp / "params.yaml"
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    pw_file = home / "passwords.json"
+    pw_file.write_text(json.dumps({"admin": "admin"}))
+    venv_bin = str(Path(sys.executable).parent)
+    env = dict(os.environ)
+    env.update(
+        PATH=venv_bin + os.pathsep + env.get("PATH", ""),
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM="4",
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
+        AIRFLOW__CORE__AUTH_MANAGER=(
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(pw_file),
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{url}/execution/",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        AIRFLOW__API__BASE_URL=url,
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__API__WORKERS="1",
+        AIRFLOW__API__SECRET_KEY="lmdata-e2e-secret",
+        AIRFLOW__API_AUTH__JWT_SECRET="lmdata-e2e-jwt-secret-0123456789abcdef",
+        # backfills only: the scheduler creates no interval runs of its own (a scheduled run of
+        # cc_ingest would add a slice the test did not ask for)
+        AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+        AIRFLOW_CONN_LMDATA_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        LMDATA_HOME=str(ROOT),
+        LMDATA_LAKE=str(lake),
+        LMDATA_PARAMS=str(params_path),
+        LMDATA_RUNS_DIR=str(tmp / "runs"),
+        LMDATA_PYTHON=sys.executable,
+        PYSPARK_PYTHON=sys.executable,
+        NO_PROXY="*",
+    )
+    airflow = str(Path(venv_bin) / "airflow")
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    from lmdata.workflow import settings
+
+    pools = {
+        n: {"slots": s, "description": d, "include_deferred": False}
+        for n, (s, d) in settings.POOLS.items()
+    }
+    (home / "pools.json").write_text(json.dumps(pools))
+    subprocess.run(
+        [airflow, "pools", "import", str(home / "pools.json")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    server = AirflowServer(url=url, home=home, lake=lake, env=env, slice_paths=slice_paths)
+    for name, args in (
+        ("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
+        ("scheduler", ["scheduler"]),
+        ("dag-processor", ["dag-processor"]),
+    ):
+        log = open(home / "logs_proc" / f"{name}.log", "w")
+        server.procs.append(
+            subprocess.Popen(
+                [airflow, *args],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    try:
+        _wait(
+            lambda: urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=5).status == 200,
+            240,
+            "api-server",
+            server,
+        )
+        _wait(lambda: server.api("GET", "/dags/cc_ingest")[0] == 200, 300, "DAGs parsed", server)
+        yield server
+    finally:
+        for p in server.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in server.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
