@@ -118,23 +118,36 @@ def shards_facts(
 
 
 def fetch_manifest(event: dict[str, Any]) -> dict[str, Any]:
-    """A local manifest path for a `mixture/shards` event: the URI's path when it exists, else
-    `dvc pull` of the mixture directory (at `dvc_rev` when the repo is at another revision it
-    fails with DVC's message)."""
-    import subprocess
+    """A local manifest path holding exactly the mixture version of a `mixture/shards` event.
+
+    The manifest lives at `<data repo>/<name>/manifest.json`. When the event names a version
+    (`dvc_tag` = `<name>@v<N>`) and the working tree holds another one (a later `mix` ran) or
+    none, that version is restored (`git checkout` of the tag + `dvc checkout`, `dvc pull` from
+    the remote when the cache lacks it: lmdata.mixture.dvc.DataRepo.checkout). Then the shards
+    gate (checksums and counts) must pass.
+    """
+    import json
     from pathlib import Path
     from urllib.parse import unquote, urlparse
 
-    from lmdata.workflow import settings
+    from lmdata.mixture.dvc import DataRepo, parse_ref
+    from lmdata.mixture.manifest import verify_manifest
 
     uri = str(event["manifest_uri"])
     path = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else Path(uri)
-    if not path.is_file():
-        target = str(path.parent)
-        print(f"{path} missing: dvc pull {target} (rev {event.get('dvc_rev')})")
-        proc = subprocess.run(
-            ["dvc", "pull", target], cwd=str(settings.HOME), capture_output=True, text=True
-        )
-        if proc.returncode != 0 or not path.is_file():
-            raise FileNotFoundError(f"manifest {path} not found and dvc pull failed: {proc.stderr}")
+    have = json.loads(path.read_text()).get("version") if path.is_file() else None
+    tag = event.get("dvc_tag")
+    if tag:
+        name, version = parse_ref(tag)
+        if have != version:
+            repo = DataRepo(path.parent.parent)
+            print(f"{path}: version {have} here, the event names {tag}: restoring it")
+            with repo.lock():
+                repo.ensure()
+                repo.checkout(name, version)
+    elif not path.is_file():
+        raise FileNotFoundError(f"manifest {path} not found and the event names no DVC version")
+    problems = verify_manifest(path)
+    if problems:
+        raise ValueError(f"shards of {path} fail the shards gate: " + "; ".join(problems))
     return {"manifest_path": str(path), "dvc_rev": event.get("dvc_rev"), "event": event}
