@@ -66,7 +66,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.bench_ingest import _WRAPPER, TreeSampler, _log_time, _vmhwm_kib
+from bench import _measure as M
+from bench.bench_ingest import _log_time
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -207,7 +208,7 @@ def peer_worker(roots: list[str], max_file_bytes: int) -> dict:
         "unread_bytes": unread_bytes,
         "unread_s": t_unread,
         "cpu_s": time.process_time() - c0,
-        "vmhwm_kib": _vmhwm_kib(),
+        "vmhwm_kib": M.vmhwm_kib(),
     }
 
 
@@ -274,7 +275,7 @@ def inproc_worker(specs: list[dict]) -> dict:
         "seconds": seconds,
         "plan_s": plan_s,
         "cpu_s": time.process_time() - c0,
-        "vmhwm_kib": _vmhwm_kib(),
+        "vmhwm_kib": M.vmhwm_kib(),
         "counters": dict(counters),
     }
 
@@ -298,43 +299,15 @@ def run_lmdata(specs: list[dict], n: int, master: str, workdir: Path, tables: bo
     for s in specs:
         lic = s["license_override"]
         cmd += ["--source", s["uri"] + (f"={lic}" if lic else "")]
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("LMDATA_SPARK_CONF", None)
-    env.pop("LMDATA_SPARK_MASTER", None)
-    env.pop("LMDATA_PARAMS", None)
-    rus = run_dir / "rusage.json"
-    with open(run_dir / "stdout.txt", "w") as out, open(run_dir / "stderr.txt", "w") as err:
-        t_start = time.time()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _WRAPPER, str(rus), *cmd], cwd=REPO, env=env,
-            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        sampler = TreeSampler(proc.pid)
-        sampler.start()
-        rc = proc.wait()
-        wall = time.perf_counter() - t0
-        sampler.stop.set()
-        sampler.join()
-    stdout = (run_dir / "stdout.txt").read_text()
-    stderr = (run_dir / "stderr.txt").read_text()
-    line = next((x for x in stdout.splitlines() if x.startswith("LMDATA_STATS ")), None)
-    if rc != 0 or line is None:
-        raise RuntimeError(
-            f"lmdata ingest-code failed (exit {rc}); command: {' '.join(cmd)}\n"
-            f"--- stdout (tail)\n{stdout[-4000:]}\n--- stderr (tail)\n{stderr[-8000:]}"
-        )
-    stats = json.loads(line.split(" ", 1)[1])
-    if stats.get("status") != "ok":
-        raise RuntimeError(f"lmdata ingest-code status {stats.get('status')}: {stats.get('error')}")
+    r = M.run_tree(cmd, run_dir, REPO, M.lmdata_env())
+    stats = M.lmdata_stats(r, "lmdata ingest-code")
+    wall, t_start, stdout, stderr = r["wall_s"], r["t_start"], r["stdout"], r["stderr"]
     logs = stdout + "\n" + stderr
     t_ready = _log_time(logs, r"\[ingest-code\] ingest ")
     t_write = _log_time(logs, r"\[ingest-code\] write ")
     t_done = _log_time(logs, r"ingest-code \[")
     bronze = delta.table_uri(str(lake), "bronze/code_files")
     bronze_rows = sum(f.num_records or 0 for f in delta.snapshot_files(bronze)[1])
-    ru = json.loads(rus.read_text())
     res = {
         "wall_s": wall,
         "stage_s": float(stats["seconds"]),
@@ -348,13 +321,9 @@ def run_lmdata(specs: list[dict], n: int, master: str, workdir: Path, tables: bo
         "quarantined": dict(stats.get("quarantined", {})),
         "counters": stats.get("counters", {}),
         "bronze_rows": bronze_rows,
-        "tree_peak_rss": sampler.peak_tree,
-        "single_peak_rss": sampler.peak_single,
-        "max_procs": sampler.max_procs,
-        "samples": sampler.samples,
-        "cpu_s": sum(sampler.cpu.values()),
-        "rusage_children_cpu_s": ru["utime"] + ru["stime"],
-        "rusage_children_maxrss_kib": ru["maxrss_kib"],
+        **{k: r[k] for k in ("tree_peak_rss", "single_peak_rss", "max_procs", "samples", "cpu_s",
+                             "rusage_children_maxrss_kib", "rusage_children_cpu_s",
+                             "loadavg_1min")},
         "stats": stats,
     }
     if tables:
@@ -395,8 +364,7 @@ def bronze_tables(uri: str) -> dict:
 # --------------------------------------------------------------------------- report
 
 
-def _bm(xs: list[float]) -> tuple[float, float]:
-    return min(xs), statistics.median(xs)
+_bm = M.best_median
 
 
 def _f(x: float, nd: int = 1) -> str:
@@ -618,25 +586,13 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
 
 
 def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
-    """Replace (or add, after "## Ingest (WET)") this section only; re-reads the file first."""
-    section = (
-        f"{SECTION}\n\n`{command}` ({stamp}; {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs visible)\n\n{section_body}\n"
+    """Replace (or add, before "## Fuzzy dedup (quality)") this section only."""
+    M.replace_section(
+        SECTION[3:],
+        f"`{command}` ({stamp}; {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs visible)\n\n{section_body}",
+        before="Fuzzy dedup (quality)",
     )
-    text = BENCHMARKS_MD.read_text()
-    start = text.find("\n" + SECTION + "\n")
-    if start >= 0:
-        start += 1
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        anchor = text.find("\n## Ingest (WET)\n")
-        nxt = text.find("\n## ", anchor + 1) if anchor >= 0 else -1
-        if nxt >= 0:
-            text = text[: nxt + 1] + section + "\n" + text[nxt + 1 :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-    BENCHMARKS_MD.write_text(text)
 
 
 # --------------------------------------------------------------------------- main

@@ -64,14 +64,14 @@ import pickle
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+from bench import _measure as M
 from bench import corpus as corpus_mod
-from bench.bench_ingest import _WRAPPER, TreeSampler, _log_time
+from bench.bench_ingest import _log_time
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -294,38 +294,6 @@ def _warm(root: Path) -> None:
 # --------------------------------------------------------------------------- running
 
 
-def _run_tree(cmd: list[str], run_dir: Path, cwd: Path, env: dict) -> dict:
-    """Run cmd under the rusage wrapper, sampling its process tree; stdout/stderr to run_dir."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    rus = run_dir / "rusage.json"
-    load0 = os.getloadavg()[0]
-    with open(run_dir / "stdout.txt", "w") as out, open(run_dir / "stderr.txt", "w") as err:
-        t_start = time.time()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _WRAPPER, str(rus), *cmd], cwd=cwd, env=env,
-            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        sampler = TreeSampler(proc.pid)
-        sampler.start()
-        rc = proc.wait()
-        wall = time.perf_counter() - t0
-        sampler.stop.set()
-        sampler.join()
-    return {
-        "rc": rc,
-        "t_start": t_start,
-        "wall_s": wall,
-        "stdout": (run_dir / "stdout.txt").read_text(),
-        "stderr": (run_dir / "stderr.txt").read_text(),
-        "tree_peak_rss": sampler.peak_tree,
-        "single_peak_rss": sampler.peak_single,
-        "max_procs": sampler.max_procs,
-        "cpu_s": sum(sampler.cpu.values()),
-        "loadavg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],  # before, after
-    }
-
-
 def _clean_lake(lake: Path) -> None:
     for name in OUTPUTS:
         shutil.rmtree(lake / name, ignore_errors=True)
@@ -377,7 +345,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.pop("LMDATA_SPARK_CONF", None)
     env.pop("LMDATA_SPARK_MASTER", None)
-    r = _run_tree(cmd, workdir / f"lmdata-run-{n}", REPO, env)
+    r = M.run_tree(cmd, workdir / f"lmdata-run-{n}", REPO, env)
     line = next((x for x in r["stdout"].splitlines() if x.startswith("LMDATA_STATS ")), None)
     logs = r["stdout"] + "\n" + r["stderr"]
     to_disk = len(re.findall(r"Persisting block \S+ to disk instead", logs))
@@ -401,14 +369,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, extra: list[str],
                 for k in ("tree_peak_rss", "single_peak_rss", "max_procs", "cpu_s", "loadavg_1min")
             },  # fmt: skip
         }
-    if r["rc"] != 0 or line is None:
-        raise RuntimeError(
-            f"lmdata dedup failed (exit {r['rc']}); command: {' '.join(cmd)}\n"
-            f"--- stdout (tail)\n{r['stdout'][-4000:]}\n--- stderr (tail)\n{r['stderr'][-8000:]}"
-        )
-    stats = json.loads(line.split(" ", 1)[1])
-    if stats.get("status") != "ok":
-        raise RuntimeError(f"lmdata dedup status {stats.get('status')}: {stats.get('error')}")
+    stats = M.lmdata_stats(r, "lmdata dedup")
     marks = {"start": r["t_start"]}
     for name, pat in _PHASES[1:]:
         marks[name] = _log_time(logs, pat) or _log_time_any(logs, pat)
@@ -529,7 +490,7 @@ def run_peer(root: Path, n: int, num_proc: int, workdir: Path, peer_python: Path
     for k in ("PYTHONPATH", "VIRTUAL_ENV", "LMDATA_SPARK_CONF"):
         env.pop(k, None)
     cmd = [str(peer_python), "-m", "text_dedup.minhash"]
-    r = _run_tree(cmd, run_dir, run_dir, env)
+    r = M.run_tree(cmd, run_dir, run_dir, env)
     logs = r["stdout"] + "\n" + r["stderr"]
     if r["rc"] != 0:
         raise RuntimeError(
@@ -650,8 +611,7 @@ def analyse(root: Path, lm: dict, peer: dict) -> dict:
 # --------------------------------------------------------------------------- report
 
 
-def _bm(xs: list[float]) -> tuple[float, float]:
-    return min(xs), statistics.median(xs)
+_bm = M.best_median
 
 
 def report(meta: dict, lms: list[dict], peers: list[dict], small: list[dict], ana: dict,
@@ -867,23 +827,13 @@ def _kinds(d: dict) -> str:
 def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
     import platform
 
-    section = (
-        f"{SECTION}\n\n`{command}` ({stamp}; {platform.python_implementation()} "
+    M.replace_section(
+        SECTION[3:],
+        f"`{command}` ({stamp}; {platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} CPUs visible; the VM is shared with other "
-        f"sessions' builds and tests, so timings are noisy)\n\n{section_body}\n"
+        f"sessions' builds and tests, so timings are noisy)\n\n{section_body}",
+        before="Language ID",
     )
-    text = BENCHMARKS_MD.read_text()  # re-read right before writing: others edit other sections
-    start = text.find(SECTION + "\n")
-    if start >= 0:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        anchor = text.find("\n## ", text.find("## Fuzzy dedup (quality)") + 1)
-        if "## Fuzzy dedup (quality)" in text and anchor >= 0:
-            text = text[: anchor + 1] + section + "\n" + text[anchor + 1 :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-    BENCHMARKS_MD.write_text(text)
 
 
 # --------------------------------------------------------------------------- main

@@ -43,10 +43,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
+from bench import _measure as M
 from bench import corpus as corpus_mod
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,15 +56,6 @@ BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 MIB = 1 << 20
 SECTION = "## Ingest (WET)"
 
-_WRAPPER = r"""
-import json, resource, subprocess, sys
-r = subprocess.run(sys.argv[2:])
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-with open(sys.argv[1], "w") as f:
-    json.dump({"rc": r.returncode, "maxrss_kib": u.ru_maxrss, "utime": u.ru_utime,
-               "stime": u.ru_stime}, f)
-sys.exit(r.returncode)
-"""
 _LOG_TS = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO lmdata: "
 
 
@@ -101,23 +92,8 @@ def peer_worker(root: Path) -> dict:
         "seconds": seconds,
         "cpu_s": cpu,
         "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "vmhwm_kib": _vmhwm_kib(),
+        "vmhwm_kib": M.vmhwm_kib(),
     }
-
-
-def _vmhwm_kib() -> int | None:
-    """Peak RSS of this process image (/proc/self/status VmHWM, Linux).
-
-    Unlike ``ru_maxrss``, which Linux carries across exec(), so that a child spawned by a big
-    parent reports (at least) the parent's RSS at fork time, VmHWM belongs to the exec'd image.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 def run_peer(root: Path) -> dict:
@@ -137,46 +113,6 @@ def run_peer(root: Path) -> dict:
 # --------------------------------------------------------------------------- lmdata
 
 
-class TreeSampler(threading.Thread):
-    """Peak RSS of all descendants of ``pid`` (psutil), sampled every ``interval`` seconds."""
-
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.stop = threading.Event()
-        self.peak_tree = self.peak_single = self.max_procs = 0
-        self.samples = 0
-        self.cpu: dict[tuple[int, float], float] = {}  # (pid, create_time) -> user+sys seen last
-
-    def run(self) -> None:
-        import psutil
-
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self.stop.is_set():
-            try:
-                procs = root.children(recursive=True)
-            except psutil.NoSuchProcess:
-                return
-            total = 0
-            for q in procs:
-                try:
-                    with q.oneshot():
-                        rss = q.memory_info().rss
-                        ct = q.cpu_times()
-                        self.cpu[(q.pid, q.create_time())] = ct.user + ct.system
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
-                total += rss
-                self.peak_single = max(self.peak_single, rss)
-            self.peak_tree = max(self.peak_tree, total)
-            self.max_procs = max(self.max_procs, len(procs))
-            self.samples += 1
-            self.stop.wait(self.interval)
-
-
 def _log_time(text: str, pattern: str) -> float | None:
     m = re.search(_LOG_TS + pattern, text, re.M)
     if not m:
@@ -194,39 +130,12 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path) -> dict:
         "--crawl", corpus_mod.CRAWL, "--format", "wet", "--run-id", f"bench-{n}",
         "--set", f"spark.master={master}",
     ]  # fmt: skip
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("LMDATA_SPARK_CONF", None)
-    env.pop("LMDATA_SPARK_MASTER", None)
-    rus = run_dir / "rusage.json"
-    with open(run_dir / "stdout.txt", "w") as out, open(run_dir / "stderr.txt", "w") as err:
-        t_start = time.time()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _WRAPPER, str(rus), *cmd], cwd=REPO, env=env,
-            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        sampler = TreeSampler(proc.pid)
-        sampler.start()
-        rc = proc.wait()
-        wall = time.perf_counter() - t0
-        sampler.stop.set()
-        sampler.join()
-    stdout = (run_dir / "stdout.txt").read_text()
-    stderr = (run_dir / "stderr.txt").read_text()
-    line = next((x for x in stdout.splitlines() if x.startswith("LMDATA_STATS ")), None)
-    if rc != 0 or line is None:
-        raise RuntimeError(
-            f"lmdata ingest-cc failed (exit {rc}); command: {' '.join(cmd)}\n"
-            f"--- stdout (tail)\n{stdout[-4000:]}\n--- stderr (tail)\n{stderr[-8000:]}"
-        )
-    stats = json.loads(line.split(" ", 1)[1])
-    if stats.get("status") != "ok":
-        raise RuntimeError(f"lmdata ingest-cc status {stats.get('status')}: {stats.get('error')}")
+    r = M.run_tree(cmd, run_dir, REPO, M.lmdata_env())
+    stats = M.lmdata_stats(r, "lmdata ingest-cc")
+    wall, t_start, stdout, stderr = r["wall_s"], r["t_start"], r["stdout"], r["stderr"]
     logs = stdout + "\n" + stderr
     t_ready = _log_time(logs, r"\[ingest-cc\] ingest ")
     t_done = _log_time(logs, r"ingest-cc \[")
-    ru = json.loads(rus.read_text())
     from lmdata.lake import delta
 
     bronze_rows = sum(f.num_records or 0 for f in delta.snapshot_files(
@@ -242,13 +151,9 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path) -> dict:
         "rows_out": int(stats.get("rows_out", 0)),
         "bytes_in": int(stats.get("bytes_in", 0)),
         "bronze_rows": bronze_rows,
-        "tree_peak_rss": sampler.peak_tree,
-        "single_peak_rss": sampler.peak_single,
-        "max_procs": sampler.max_procs,
-        "samples": sampler.samples,
-        "rusage_children_maxrss_kib": ru["maxrss_kib"],
-        "cpu_s": sum(sampler.cpu.values()),
-        "rusage_children_cpu_s": ru["utime"] + ru["stime"],
+        **{k: r[k] for k in ("tree_peak_rss", "single_peak_rss", "max_procs", "samples", "cpu_s",
+                             "rusage_children_maxrss_kib", "rusage_children_cpu_s",
+                             "loadavg_1min")},
         "stats": stats,
     }
     shutil.rmtree(lake, ignore_errors=True)
@@ -256,10 +161,6 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path) -> dict:
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _best_median(xs: list[float]) -> tuple[float, float]:
-    return min(xs), statistics.median(xs)
 
 
 def _fmt(x: float, nd: int = 1) -> str:
@@ -271,7 +172,7 @@ def report(meta: dict, peers: list[dict], runs: list[dict], master: str, cores: 
     comp, pay = meta["compressed_bytes"] / MIB, meta["payload_bytes"] / MIB
 
     def row(name: str, times: list[float], ncores: int, mem: str, cpu: list[float]) -> str:
-        b, m = _best_median(times)
+        b, m = M.best_median(times)
         cells = [name, f"{_fmt(b, 2)} / {_fmt(m, 2)}"]
         cells.append(f"{_fmt(n / b, 0)} / {_fmt(n / m, 0)}")
         cells.append(f"{_fmt(comp / b)} / {_fmt(comp / m)}")
@@ -325,7 +226,7 @@ def report(meta: dict, peers: list[dict], runs: list[dict], master: str, cores: 
                 [r["cpu_s"] for r in runs],
             )  # fmt: skip
         )
-    pb, pm = _best_median(peer_t)
+    pb, pm = M.best_median(peer_t)
     ratios = [
         "",
         f"| lmdata / peer | best | median | per core ({cores} x lmdata / 1 x peer), best | median |",
@@ -334,13 +235,13 @@ def report(meta: dict, peers: list[dict], runs: list[dict], master: str, cores: 
     for name, ts in (("whole command", wall_t), ("stage `seconds`", stage_t), ("work", work_t)):
         if not ts:
             continue
-        b, m = _best_median(ts)
+        b, m = M.best_median(ts)
         ratios.append(
             f"| {name} | {b / pb:,.1f}x | {m / pm:,.1f}x | {b * cores / pb:,.1f}x "
             f"| {m * cores / pm:,.1f}x |"
         )
-    cb, cm = _best_median([p["cpu_s"] for p in peers])
-    lb, lm = _best_median([r["cpu_s"] for r in runs])
+    cb, cm = M.best_median([p["cpu_s"] for p in peers])
+    lb, lm = M.best_median([r["cpu_s"] for r in runs])
     ratios.append(f"| CPU seconds (user+sys) | {lb / cb:,.1f}x | {lm / cm:,.1f}x | - | - |")
     ready = ", ".join(f"{r['ready_s']:.1f}" for r in runs if r["ready_s"] is not None)
     peer_wall = ", ".join(f"{p['wall_s']:.2f}" for p in peers)
@@ -367,37 +268,12 @@ def report(meta: dict, peers: list[dict], runs: list[dict], master: str, cores: 
     return "\n".join(lines + ratios + extra)
 
 
-HEADER = """# Benchmarks
-
-Side-by-side benchmarks: each stage is timed on the same data, in the same invocation, beside a
-"peer" - the simplest program that does the same physical work (for ingest: a plain single-process
-FastWARC loop). The numbers that travel are the ratios (lmdata time / peer time, and per core:
-lmdata core-seconds / peer core-seconds), not the absolute times. Corpora are built
-deterministically from real text samples (`bench/corpus.py`, see bench/README.md).
-
-Machine for the numbers below: a VM with 2 cores and 24 GB RAM, shared with other work (other
-sessions build and test on it at the same time), so timings are noisy; each figure is the best
-and the median of repeated interleaved runs. MiB = 2^20 bytes; "payload" = the uncompressed text
-of the conversion records.
-"""
-
-
 def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
-    section = (
-        f"{SECTION}\n\n`{command}` ({stamp}; {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs visible)\n\n{section_body}\n"
+    M.replace_section(
+        SECTION[3:],
+        f"`{command}` ({stamp}; {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs visible)\n\n{section_body}",
     )
-    if BENCHMARKS_MD.exists():
-        text = BENCHMARKS_MD.read_text()
-        start = text.find(SECTION)
-        if start >= 0:
-            nxt = text.find("\n## ", start + len(SECTION))
-            text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-    else:
-        text = HEADER + "\n" + section
-    BENCHMARKS_MD.write_text(text)
 
 
 # --------------------------------------------------------------------------- main

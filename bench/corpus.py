@@ -417,14 +417,23 @@ def conversion(rng, url: str, ts: float, lang: str, payload: bytes) -> bytes:
 # --------------------------------------------------------------------------- the corpus
 
 
-def corpus_dir(out: Path, mb: int, seed: int) -> Path:
-    return Path(out) / f"cc-wet-mb{mb}-seed{seed}"
+def corpus_dir(out: Path, mb: float, seed: int, file_mb: float = FILE_MB) -> Path:
+    extra = "" if file_mb == FILE_MB else f"-file{file_mb:g}"
+    return Path(out) / f"cc-wet-mb{mb:g}-seed{seed}{extra}"
 
 
-def build(mb: int = 200, seed: int = 0, out: Path = DEFAULT_OUT, data: Path = DEFAULT_DATA,
-          force: bool = False, log=print) -> Path:  # fmt: skip
-    """Build (or reuse) the corpus for (mb, seed); returns its root (the ``--source`` dir)."""
-    root = corpus_dir(out, mb, seed)
+def build(mb: float = 200, seed: int = 0, out: Path = DEFAULT_OUT, data: Path = DEFAULT_DATA,
+          force: bool = False, log=print, file_mb: float = FILE_MB) -> Path:  # fmt: skip
+    """Build (or reuse) the corpus for (mb, seed); returns its root (the ``--source`` dir).
+
+    ``file_mb``: target size of one WET file (Common Crawl's are ~22.5 MiB compressed); smaller
+    files give a small corpus several files, which file-parallel tools need to use 2 workers.
+    """
+    if not mb > 0:
+        raise ValueError(f"corpus size must be > 0 MiB, got {mb!r}")
+    if not file_mb > 0:
+        raise ValueError(f"WET file size must be > 0 MiB, got {file_mb!r}")
+    root = corpus_dir(out, mb, seed, file_mb)
     done = root / "corpus.json"
     if done.exists() and not force:
         meta = json.loads(done.read_text())
@@ -437,7 +446,7 @@ def build(mb: int = 200, seed: int = 0, out: Path = DEFAULT_OUT, data: Path = DE
     tmp = root.with_name(root.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     crawl_dir = tmp / "crawl-data" / CRAWL
-    n_files = max(1, round(mb / FILE_MB))
+    n_files = max(1, round(mb / file_mb))
     per_file = mb * MIB / n_files
     n_segs = max(1, n_files // 3)
     segments = [
@@ -501,6 +510,7 @@ def build(mb: int = 200, seed: int = 0, out: Path = DEFAULT_OUT, data: Path = DE
         "crawl": CRAWL,
         "mb": mb,
         "seed": seed,
+        "file_mb": file_mb,
         "files": files,
         "n_files": len(files),
         "conversion_records": sum(x["records"] for x in files),
@@ -523,13 +533,14 @@ def build(mb: int = 200, seed: int = 0, out: Path = DEFAULT_OUT, data: Path = DE
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.corpus", description=__doc__.split("\n")[0])
-    p.add_argument("--mb", type=int, default=200, help="total compressed WET size in MiB (>=)")
+    p.add_argument("--mb", type=float, default=200, help="total compressed WET size in MiB (>=)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="../shared/data")
+    p.add_argument("--file-mb", type=float, default=FILE_MB, help="MiB per WET file (22.5)")
     p.add_argument("--force", action="store_true", help="rebuild even if cached")
     a = p.parse_args(argv)
-    root = build(a.mb, a.seed, a.out, a.data, a.force)
+    root = build(a.mb, a.seed, a.out, a.data, a.force, file_mb=a.file_mb)
     meta = json.loads((root / "corpus.json").read_text())
     print(
         f"{root}: {meta['n_files']} WET files, {meta['compressed_bytes'] / MIB:.1f} MiB compressed, "

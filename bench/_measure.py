@@ -1,0 +1,255 @@
+"""Shared measuring for the benchmarks: one process-tree sampler, one way to run a timed command,
+medians/ratios, the machine description and the BENCHMARKS.md section writer.
+
+- ``TreeSampler``: psutil samples (every 0.2 s) of every descendant of a pid: peak of the summed
+  RSS (shared pages count twice), peak RSS of the largest single process, the most processes
+  seen, and user+sys CPU seconds per process as last seen (a process living < 0.2 s can be
+  missed).
+- ``run_tree(cmd, run_dir, cwd, env)``: runs ``cmd`` under a tiny wrapper process (which also
+  records ``getrusage(RUSAGE_CHILDREN)``: only waited-for descendants, so PySpark's JVM is not in
+  it; kept for reference), samples the tree, and returns wall seconds, CPU seconds, peak RSS,
+  stdout/stderr and the 1-minute load average before and after.
+- ``best_median`` / ``median_of`` / ``ratio``: what the tables print.
+- ``machine()``: CPU model, cores, memory, load, Python and package versions.
+- ``replace_section(md, title, body)``: rewrites one ``## title`` section of BENCHMARKS.md (re-read
+  right before writing: other sections belong to other scripts), or inserts it before
+  ``before`` / appends it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = REPO / ".venv" / "bin"
+OUT = REPO / "bench" / "out"
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+MIB = 1 << 20
+
+_WRAPPER = r"""
+import json, resource, subprocess, sys
+r = subprocess.run(sys.argv[2:])
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as f:
+    json.dump({"rc": r.returncode, "maxrss_kib": u.ru_maxrss, "utime": u.ru_utime,
+               "stime": u.ru_stime}, f)
+sys.exit(r.returncode)
+"""
+
+
+class TreeSampler(threading.Thread):
+    """Peak RSS and CPU seconds of all descendants of ``pid`` (psutil), every ``interval`` s."""
+
+    def __init__(self, pid: int, interval: float = 0.2, include_root: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.include_root = pid, interval, include_root
+        self.stop = threading.Event()
+        self.peak_tree = self.peak_single = self.max_procs = 0
+        self.samples = 0
+        self.cpu: dict[tuple[int, float], float] = {}  # (pid, create_time) -> user+sys seen last
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stop.is_set():
+            try:
+                procs = root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                return
+            if self.include_root:
+                procs = [root, *procs]
+            total = 0
+            for q in procs:
+                try:
+                    with q.oneshot():
+                        rss = q.memory_info().rss
+                        ct = q.cpu_times()
+                        self.cpu[(q.pid, q.create_time())] = ct.user + ct.system
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                total += rss
+                self.peak_single = max(self.peak_single, rss)
+            self.peak_tree = max(self.peak_tree, total)
+            self.max_procs = max(self.max_procs, len(procs))
+            self.samples += 1
+            self.stop.wait(self.interval)
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.cpu.values())
+
+
+def lmdata_env(**extra: str) -> dict:
+    """The environment for an ``lmdata`` command: the project venv first, no LMDATA_* overrides."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    for k in ("LMDATA_SPARK_CONF", "LMDATA_SPARK_MASTER", "LMDATA_PARAMS", "LMDATA_LAKE"):
+        env.pop(k, None)
+    env.update(extra)
+    return env
+
+
+def run_tree(cmd: list[str], run_dir: Path, cwd: Path = REPO, env: dict | None = None) -> dict:
+    """Run ``cmd`` (stdout/stderr to run_dir), sampling its process tree; never raises on rc."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rus = run_dir / "rusage.json"
+    rus.unlink(missing_ok=True)
+    load0 = os.getloadavg()[0]
+    with open(run_dir / "stdout.txt", "w") as out, open(run_dir / "stderr.txt", "w") as err:
+        t_start = time.time()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRAPPER, str(rus), *cmd], cwd=cwd,
+            env=env if env is not None else lmdata_env(),
+            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        rc = proc.wait()
+        wall = time.perf_counter() - t0
+        sampler.stop.set()
+        sampler.join()
+    ru = json.loads(rus.read_text()) if rus.exists() else {}
+    return {
+        "cmd": [str(c) for c in cmd],
+        "rc": rc,
+        "t_start": t_start,
+        "wall_s": wall,
+        "stdout": (run_dir / "stdout.txt").read_text(errors="replace"),
+        "stderr": (run_dir / "stderr.txt").read_text(errors="replace"),
+        "tree_peak_rss": sampler.peak_tree,
+        "single_peak_rss": sampler.peak_single,
+        "max_procs": sampler.max_procs,
+        "samples": sampler.samples,
+        "cpu_s": sampler.cpu_s,
+        "rusage_children_maxrss_kib": ru.get("maxrss_kib"),
+        "rusage_children_cpu_s": (ru["utime"] + ru["stime"]) if ru else None,
+        "loadavg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],  # before, after
+    }
+
+
+def lmdata_stats(res: dict, what: str) -> dict:
+    """The ``LMDATA_STATS`` JSON of a run_tree result; a clear error when the stage failed."""
+    line = next((x for x in res["stdout"].splitlines() if x.startswith("LMDATA_STATS ")), None)
+    if res["rc"] != 0 or line is None:
+        raise RuntimeError(
+            f"{what} failed (exit {res['rc']}); command: {' '.join(res['cmd'])}\n"
+            f"--- stdout (tail)\n{res['stdout'][-4000:]}\n--- stderr (tail)\n{res['stderr'][-8000:]}"
+        )
+    stats = json.loads(line.split(" ", 1)[1])
+    if stats.get("status") != "ok":
+        raise RuntimeError(f"{what} status {stats.get('status')}: {stats.get('error')}")
+    return stats
+
+
+def vmhwm_kib() -> int | None:
+    """Peak RSS of this process image (/proc/self/status VmHWM; ru_maxrss survives exec())."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def best_median(xs: list[float]) -> tuple[float, float]:
+    return min(xs), statistics.median(xs)
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def fmt_x(x: float) -> str:
+    return f"{x:.2f}x" if x < 10 else f"{x:.1f}x"
+
+
+def mib(n: float) -> str:
+    return f"{n / MIB:,.0f} MiB"
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(packages: tuple[str, ...] = ()) -> dict:
+    from importlib import metadata
+
+    try:
+        import psutil
+
+        mem = psutil.virtual_memory().total
+    except ImportError:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    versions = {}
+    for p in packages:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem / (1 << 30), 1),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": f"{platform.system()} {platform.release()}",
+        "versions": versions,
+        "utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+# --------------------------------------------------------------------------- BENCHMARKS.md
+
+
+def replace_section(title: str, body: str, before: str | tuple[str, ...] | None = None,
+                    md: Path = BENCHMARKS_MD) -> None:  # fmt: skip
+    """Replace ``## title`` (up to the next ``## ``) with ``## title`` + body; keep the rest.
+
+    A missing section goes before the first existing section named in ``before``, else at the
+    end.
+    """
+    head = f"## {title}"
+    section = f"{head}\n\n{body.strip()}\n"
+    text = md.read_text() if md.exists() else "# Benchmarks\n"
+    start = text.find(head + "\n")
+    if start >= 0:
+        nxt = text.find("\n## ", start + len(head))
+        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt >= 0 else "")
+    else:
+        names = (before,) if isinstance(before, str) else (before or ())
+        at = next((i for i in (text.find(f"\n## {b}\n") for b in names) if i >= 0), -1)
+        if at >= 0:
+            text = text[: at + 1] + section + "\n" + text[at + 1 :]
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+    md.write_text(text)

@@ -1,0 +1,63 @@
+"""bench/_measure.py: the process-tree sampler and the BENCHMARKS.md section writer."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("bench_measure", REPO / "bench" / "_measure.py")
+M = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = M
+_spec.loader.exec_module(M)
+
+# a child that holds ~150 MiB for a while and burns CPU, under a grandchild-spawning parent
+_CHILD = (
+    "import subprocess, sys; "
+    "code = \"b = bytearray(150 << 20); b[::4096] = b'x' * len(b[::4096]); "
+    "import time; t = time.process_time()\\n"
+    "while time.process_time() - t < 0.8: pass\"; "
+    "sys.exit(subprocess.run([sys.executable, '-c', code]).returncode)"
+)
+
+
+def test_run_tree_sees_grandchild_memory_and_cpu(tmp_path):
+    r = M.run_tree([sys.executable, "-c", _CHILD], tmp_path / "run", cwd=tmp_path, env=None)
+    assert r["rc"] == 0
+    assert r["tree_peak_rss"] >= 150 * M.MIB  # the grandchild's buffer was seen
+    assert r["single_peak_rss"] >= 150 * M.MIB
+    assert r["max_procs"] >= 2  # python parent + grandchild
+    assert r["cpu_s"] >= 0.5
+    assert r["wall_s"] >= 0.8
+    assert len(r["loadavg_1min"]) == 2
+
+
+def test_run_tree_reports_failure_and_stats_error(tmp_path):
+    r = M.run_tree([sys.executable, "-c", "print('hello'); raise SystemExit(3)"],
+                   tmp_path / "run", cwd=tmp_path, env=None)  # fmt: skip
+    assert r["rc"] == 3 and r["stdout"].strip() == "hello"
+    try:
+        M.lmdata_stats(r, "demo")
+    except RuntimeError as e:
+        assert "demo failed (exit 3)" in str(e)
+    else:
+        raise AssertionError("lmdata_stats accepted a failed run")
+
+
+def test_replace_section_keeps_other_sections(tmp_path):
+    md = tmp_path / "B.md"
+    md.write_text("# B\n\nintro\n\n## One\n\nold one\n\n## Two\n\nkeep me\n")
+    M.replace_section("One", "new one", md=md)
+    M.replace_section("Zero", "inserted", before=("Missing", "Two"), md=md)
+    M.replace_section("Last", "appended", md=md)
+    text = md.read_text()
+    assert "old one" not in text and "new one" in text and "keep me" in text
+    order = [ln for ln in text.splitlines() if ln.startswith("## ")]
+    assert order == ["## One", "## Zero", "## Two", "## Last"]
+
+
+def test_best_median_and_ratio():
+    assert M.best_median([3.0, 1.0, 2.0]) == (1.0, 2.0)
+    assert M.median_of([{"x": 1}, {"x": 5}, {"x": 2}], "x") == 2
+    assert M.fmt_x(0.5) == "0.50x" and M.fmt_x(12.34) == "12.3x"
