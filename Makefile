@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 TORCH_VERSION ?= 2.13.0
+MEGATRON_CORE_VERSION ?= 0.16.1
 STAMP := $(VENV)/.lmdata-installed
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -46,6 +47,9 @@ $(STAMP): requirements.lock pyproject.toml
 	@# wheel these machines keep in their local wheel dir (pip's find-links); a GPU host
 	@# installs its own CUDA torch (see README, Running on a cluster).
 	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install -q "torch==$(TORCH_VERSION)"
+	@# megatron-core only for the test that reads our shards with its own IndexedDataset; without
+	@# deps (its deps are the GPU training stack, which the shard format does not need).
+	@$(PY) -c "import megatron.core" 2>/dev/null || $(VENV)/bin/pip install -q --no-deps "megatron-core==$(MEGATRON_CORE_VERSION)"
 	@touch $@
 
 run: setup ## the whole chain on the bundled sample through Airflow: ingest -> curate -> gold -> mixture -> shards -> DVC -> training (CPU)
