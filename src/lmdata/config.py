@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -357,15 +357,21 @@ def _format_error(source: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_params(data: dict[str, Any] | None, source: str = DEFAULT_PARAMS) -> Params:
-    if data is None:
-        data = {}
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def validate_mapping(model: type[_M], data: Any, source: str) -> _M:
+    """`model` from a parsed YAML mapping; any problem is a ConfigError naming `source` + key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: top level must be a mapping, got {type(data).__name__}")
     try:
-        return Params.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         raise ConfigError(_format_error(source, e)) from None
+
+
+def parse_params(data: dict[str, Any] | None, source: str = DEFAULT_PARAMS) -> Params:
+    return validate_mapping(Params, {} if data is None else data, source)
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

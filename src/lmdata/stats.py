@@ -75,14 +75,19 @@ class StageStats:
         return " ".join(parts)
 
 
-def parse_stats_line(text: str) -> dict[str, Any] | None:
-    """The last `LMDATA_STATS` JSON line in a log / stdout, or None."""
+def parse_prefixed_json(text: str, prefix: str) -> dict[str, Any] | None:
+    """The last `<prefix>{...}` JSON line in a log / stdout, or None."""
     found = None
     for line in text.splitlines():
-        i = line.find(STATS_PREFIX)
+        i = line.find(prefix)
         if i >= 0:
             try:
-                found = json.loads(line[i + len(STATS_PREFIX) :])
+                found = json.loads(line[i + len(prefix) :])
             except json.JSONDecodeError:
                 continue
     return found
+
+
+def parse_stats_line(text: str) -> dict[str, Any] | None:
+    """The last `LMDATA_STATS` JSON line in a log / stdout, or None."""
+    return parse_prefixed_json(text, STATS_PREFIX)

@@ -23,15 +23,9 @@ RESULT_PREFIX = "LMDATA_MIXTURE "
 
 def parse_result_line(text: str) -> dict[str, Any] | None:
     """The last `LMDATA_MIXTURE {...}` JSON line of a log / stdout, or None."""
-    found = None
-    for line in text.splitlines():
-        i = line.find(RESULT_PREFIX)
-        if i >= 0:
-            try:
-                found = json.loads(line[i + len(RESULT_PREFIX) :])
-            except json.JSONDecodeError:
-                continue
-    return found
+    from lmdata.stats import parse_prefixed_json
+
+    return parse_prefixed_json(text, RESULT_PREFIX)
 
 
 def mix_cli(argv: list[str]) -> int:

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lmdata.config import _format_error
+from lmdata.config import validate_mapping
 from lmdata.errors import ConfigError
 
 DEFAULT_SPEC_DIR = "configs/mixtures"
@@ -189,12 +189,7 @@ class MixtureSpec(_Strict):
 
 
 def parse_spec(data: Any, source: str = "<mixture>") -> MixtureSpec:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: top level must be a mapping, got {type(data).__name__}")
-    try:
-        return MixtureSpec.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(_format_error(source, e)) from None
+    return validate_mapping(MixtureSpec, data, source)
 
 
 def spec_path(name_or_path: str, spec_dir: str | Path | None = None) -> Path:
