@@ -69,6 +69,7 @@ test-unit: setup ## pure-Python tests only (no JVM)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 SIZE ?= 200
+SCALE ?= 1000
 PY312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
 BENCH_PEERS := bench/out/datatrove-venv/bin/python bench/out/peer-venv/bin/python
 
@@ -80,8 +81,8 @@ bench/out/peer-venv/bin/python: # text-dedup 0.4.1 needs Python >= 3.12
 	$(PY312) -m venv bench/out/peer-venv
 	bench/out/peer-venv/bin/pip install -q text-dedup==0.4.1
 
-bench: setup $(BENCH_PEERS) ## side-by-side benchmarks -> BENCHMARKS.md (SIZE=200 MiB corpus; `make bench SIZE=1000`)
-	$(PY) -m bench.run_all --mb $(SIZE)
+bench: setup $(BENCH_PEERS) ## side-by-side benchmarks -> BENCHMARKS.md (SIZE=200 MiB corpus + lmdata-only SCALE=1000 point)
+	$(PY) -m bench.run_all --mb $(SIZE) --scale "$(SCALE)"
 
 eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup) -> BENCHMARKS.md
 	$(PY) -m bench.eval_langid_toxicity

@@ -358,14 +358,16 @@ def scaling_report() -> str | None:
         raw = json.loads(p.read_text())
         meta = raw["meta"]
         gb = meta["compressed_bytes"] / GB
-        lw, pw = M.median_of(raw["lmdata"], "wall_s"), M.median_of(raw["peer"], "wall_s")
-        lc, pc = M.median_of(raw["lmdata"], "cpu_s"), M.median_of(raw["peer"], "cpu_s")
-        loads = [x for r in raw["lmdata"] + raw["peer"] for x in r["loadavg_1min"]]
+        peers = raw["peer"]  # empty for a `--no-peer` (lmdata-only) scaling run
+        lw, lc = M.median_of(raw["lmdata"], "wall_s"), M.median_of(raw["lmdata"], "cpu_s")
+        pw = M.median_of(peers, "wall_s") if peers else None
+        pc = M.median_of(peers, "cpu_s") if peers else None
+        loads = [x for r in raw["lmdata"] + peers for x in r["loadavg_1min"]]
         rows.append((gb, meta["mb"], len(raw["lmdata"]), lw, pw, lc, pc, raw.get("stamp", ""),
                      min(loads), max(loads), raw.get("tokenize")))  # fmt: skip
     if not rows:
         return None
-    rows.sort()
+    rows.sort(key=lambda r: r[0])
     out = [
         "Same pipeline and settings as above, per corpus size (each row from its own "
         "`python -m bench.bench_pipeline --mb <size>` run; medians). s/GB = seconds per GB of "
@@ -376,10 +378,24 @@ def scaling_report() -> str | None:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for gb, mb, n, lw, pw, lc, pc, stamp, lo, hi, tok in rows:
+        peer = (f"{pw:,.0f} | {pw / gb:,.0f} | {pc / gb:,.0f} | {M.fmt_x(lw / pw)}" if pw
+                else "- | - | - | - (lmdata only, `--no-peer`)")  # fmt: skip
         out.append(f"| {mb} MiB | {gb:.3f} | {n} | {lw:,.0f} | {lw / gb:,.0f} | {lc / gb:,.0f} | "
-                   f"{pw:,.0f} | {pw / gb:,.0f} | {pc / gb:,.0f} | {M.fmt_x(lw / pw)} | "
-                   f"{lo}-{hi} | {'yes' if tok else 'no'} | {stamp} |")  # fmt: skip
+                   f"{peer} | {lo}-{hi} | {'yes' if tok else 'no'} | {stamp} |")  # fmt: skip
     return "\n".join(out)
+
+
+def scaling_summary() -> list[dict]:
+    """lmdata's s/GB and CPU s/GB per corpus size (for run_all's summary), smallest first."""
+    out = []
+    for p in M.OUT.glob("pipeline-results-mb*-seed0.json"):
+        raw = json.loads(p.read_text())
+        gb = raw["meta"]["compressed_bytes"] / GB
+        out.append({"mb": raw["meta"]["mb"], "gb": gb, "stamp": raw.get("stamp", ""),
+                    "s_per_gb": M.median_of(raw["lmdata"], "wall_s") / gb,
+                    "cpu_s_per_gb": M.median_of(raw["lmdata"], "cpu_s") / gb,
+                    "peer": bool(raw["peer"])})  # fmt: skip
+    return sorted(out, key=lambda r: r["gb"])
 
 
 # --------------------------------------------------------------------------- main
@@ -390,8 +406,10 @@ def _publish(a, meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, 
     """Raw JSON + report (+ BENCHMARKS.md sections); called after every run pair, so an
     interrupted invocation still leaves the pairs it finished."""
     stamp = getattr(a, "stamp", None) or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    body = report(meta, lms, peers, tokenize, workers, mach)
-    cmd = f"python -m bench.bench_pipeline --mb {a.mb:g}" + (
+    body = report(meta, lms, peers, tokenize, workers, mach) if peers else (
+        f"lmdata only (--no-peer): {lms[-1]['wall_s']:.1f}s wall, {lms[-1]['cpu_s']:.0f} CPU s, "
+        f"docs {lms[-1]['docs_in']:,} -> {lms[-1]['docs_filtered']:,} -> {lms[-1]['docs_out']:,}")
+    cmd = f"python -m bench.bench_pipeline --mb {a.mb:g}" + (" --no-peer" if not peers else "") + (
         f" --repeat {a.repeat}" if a.repeat != 2 else "") + (
         f" --file-mb {a.file_mb:g}" if a.file_mb != corpus_mod.FILE_MB else "")
     raw = M.OUT / f"pipeline-results-mb{a.mb:g}-seed{a.seed}.json"  # one per size
@@ -403,8 +421,9 @@ def _publish(a, meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, 
     print(body)
     print(f"\nraw results: {raw}")
     if not a.no_write:
-        M.replace_section(SECTION, f"`{cmd}` ({stamp}; {mach['python']})\n\n{body}",
-                          before="Ingest (WET)")  # fmt: skip
+        if peers:  # a --no-peer run only adds its row to the scaling table
+            M.replace_section(SECTION, f"`{cmd}` ({stamp}; {mach['python']})\n\n{body}",
+                              before="Ingest (WET)")  # fmt: skip
         sc = scaling_report()
         if sc:
             M.replace_section(SCALING, sc, before="Ingest (WET)")
@@ -422,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--tokenize", choices=("auto", "yes", "no"), default="auto",
                    help="include tokenization (auto: when `lmdata mix` is available)")
+    p.add_argument("--no-peer", action="store_true",
+                   help="lmdata only (a scaling point too big to run datatrove beside it)")
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     p.add_argument("--from-json", type=Path, help="re-render the sections from a raw results file")
     a = p.parse_args(argv)
@@ -431,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         _publish(a, raw["meta"], raw["lmdata"], raw["peer"], raw["tokenize"],
                  a.workers, raw["machine"])  # fmt: skip
         return 0
-    if not PEER_PYTHON.exists():
+    if not PEER_PYTHON.exists() and not a.no_peer:
         raise SystemExit(
             f"{PEER_PYTHON} not found: datatrove lives in its own venv:\n"
             f"  python3.12 -m venv {PEER_VENV} && {PEER_VENV}/bin/pip install "
@@ -463,12 +484,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lmdata #{i}: {lms[-1]['wall_s']:.1f}s, {lms[-1]['cpu_s']:.0f} CPU s, docs "
               f"{lms[-1]['docs_in']} -> {lms[-1]['docs_filtered']} -> {lms[-1]['docs_out']}",
               flush=True)  # fmt: skip
-        print(f"datatrove #{i} ...", flush=True)
-        peers.append(run_peer(root, i, workers, workdir, tokenize))
-        pr = peers[-1]
-        print(f"datatrove #{i}: {pr['wall_s']:.1f}s, {pr['cpu_s']:.0f} CPU s, docs "
-              f"{pr.get('docs_in')} -> {pr['docs_filtered']} -> {pr['docs_out']}, stages "
-              f"{pr['stage_seconds']}", flush=True)  # fmt: skip
+        if not a.no_peer:
+            print(f"datatrove #{i} ...", flush=True)
+            peers.append(run_peer(root, i, workers, workdir, tokenize))
+            pr = peers[-1]
+            print(f"datatrove #{i}: {pr['wall_s']:.1f}s, {pr['cpu_s']:.0f} CPU s, docs "
+                  f"{pr.get('docs_in')} -> {pr['docs_filtered']} -> {pr['docs_out']}, stages "
+                  f"{pr['stage_seconds']}", flush=True)  # fmt: skip
         _publish(a, meta, lms, peers, tokenize, workers, mach)
     return 0
 
