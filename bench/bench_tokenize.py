@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             else None
         )
     print(json.dumps(out, indent=2))
+    (OUT / "tokenize-results.json").write_text(json.dumps(out, indent=2))  # for run_all
     if a.write:
         replace_section("Tokenization", _section(out, a), before="Training")
     return 0

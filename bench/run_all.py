@@ -114,11 +114,11 @@ def summary(mb: float) -> str:
         pmem = M.median_of(pe, "vmhwm_kib") * 1024 if all(p.get("vmhwm_kib") for p in pe) else 0
         rows.append(_row(
             "bare FastWARC loop (1 process) vs `lmdata ingest-cc` (2 cores, Delta write)",
-            f"python -m bench.bench_ingest --mb {ing['meta']['mb']}",
+            f"python -m bench.bench_ingest --mb {ing['meta']['mb']:g}",
             M.median_of(lm, "wall_s") / M.median_of(pe, "wall_s"),
             M.median_of(lm, "cpu_s") / M.median_of(pe, "cpu_s"),
             (M.median_of(lm, "tree_peak_rss") / pmem) if pmem else None,
-            _loads(lm), _mtime(f"ingest-results-mb{ing['meta']['mb']}-seed0.json"),
+            _loads(lm), _mtime(f"ingest-results-mb{ing['meta']['mb']:g}-seed0.json"),
             f"{ing['meta']['conversion_records']:,} records both",
         ))  # fmt: skip
     pii = _load("pii-results.json")
@@ -134,18 +134,18 @@ def summary(mb: float) -> str:
             _loads(nv + lm), pii.get("stamp", ""),
             f"same spans {pii['same_spans']:,}/{pii['docs']:,} docs",
         ))  # fmt: skip
-    tok = None
-    toks = sorted(M.OUT.glob("tokenize-mb*-seed*/result.json"), key=lambda p: p.stat().st_mtime)
-    if toks:  # the latest run
-        tok = json.loads(toks[-1].read_text())
+    tok = _load("tokenize-results.json")  # the whole result, incl. the marginal cost
     if tok:
         rows.append(_row(
             "raw `tokenizers` encode_batch (1 thread) vs `lmdata mix` (per core)",
             "python -m bench.bench_tokenize --write",
-            1 / tok["ratio_stage"] if tok.get("ratio_stage") else None, None, None,
+            1 / tok["ratio_stage"] if tok.get("ratio_stage") else None,
+            1 / tok["ratio_cpu"] if tok.get("ratio_cpu") else None, None,
             "-".join(str(x) for x in tok.get("loadavg", [])) or "-",
             tok.get("machine", {}).get("utc", ""),
-            f"tokenize+write phase {tok.get('ratio_tokenize_write')} of the floor's MB/s/core",
+            f"{tok.get('mb')} MB; tokenize+write phase {tok.get('ratio_tokenize_write')} of the "
+            f"floor's MB/s/core; extra data (marginal) {tok.get('ratio_cpu_marginal')} of the "
+            "floor's MB per CPU s",
         ))  # fmt: skip
     code = _load("code-results.json")
     if code:

@@ -397,13 +397,16 @@ class CurateStage(Stage):
             + [pa.field("drop_reason", pa.string())]
         )
         ctx.job_group(f"score {len(pipeline.names)} filters: {', '.join(pipeline.names)}")
+        # DISK_ONLY: the scored rows carry every document's text (read again by the kept
+        # write); a memory-backed cache of them ended the 2 GiB driver JVM with an OOM in that
+        # write at 1 GB of WET (bench_pipeline --mb 1000), as dedup saw at 500 MiB of text.
         scored = (
             src.mapInArrow(
                 lambda it: _score_batches(it, cfg_json, out_schema, index_bc),
                 spark_schema(out_schema),
             )
             .withColumn("curate_run_id", F.lit(ctx.run_id))
-            .persist()
+            .persist(StorageLevel.DISK_ONLY)
         )
         counts = scored.groupBy("drop_reason").count().collect()
         ctx.stats.rows_in = sum(r["count"] for r in counts)
@@ -561,6 +564,7 @@ class CurateStage(Stage):
 
     # ------------------------------------------------------------------ re-deciding
     def _redecide(self, ctx, bronze, attrs, kept, app_id) -> None:
+        from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
         from lmdata.spark.io import read_delta, to_arrow_schema, write_delta
@@ -605,7 +609,7 @@ class CurateStage(Stage):
         newly = newly.mapInArrow(
             lambda it: _transform_batches(it, cfg_json, kept_arrow), kept_schema
         )
-        new_kept = still.unionByName(newly).persist()
+        new_kept = still.unionByName(newly).persist(StorageLevel.DISK_ONLY)  # texts: see _score
         ctx.stats.rows_out = new_kept.count()
         ctx.stats.counters["newly_kept"] = newly.count()
         meta = {
