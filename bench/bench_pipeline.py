@@ -352,22 +352,31 @@ def report(meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, worke
     return "\n".join(lines)
 
 
-def scaling_report() -> str | None:
-    rows = []
-    for p in sorted(M.OUT.glob("pipeline-results-mb*-seed*.json")):
+def scaling_points() -> list[dict]:
+    """One point per raw results file (one per corpus size), smallest first: lmdata's and, when
+    it ran beside it, datatrove's median wall and CPU seconds. Feeds the "Scaling" section and
+    run_all's summary line."""
+    pts = []
+    for p in M.OUT.glob("pipeline-results-mb*-seed*.json"):
         raw = json.loads(p.read_text())
-        meta = raw["meta"]
-        gb = meta["compressed_bytes"] / GB
         peers = raw["peer"]  # empty for a `--no-peer` (lmdata-only) scaling run
-        lw, lc = M.median_of(raw["lmdata"], "wall_s"), M.median_of(raw["lmdata"], "cpu_s")
-        pw = M.median_of(peers, "wall_s") if peers else None
-        pc = M.median_of(peers, "cpu_s") if peers else None
         loads = [x for r in raw["lmdata"] + peers for x in r["loadavg_1min"]]
-        rows.append((gb, meta["mb"], len(raw["lmdata"]), lw, pw, lc, pc, raw.get("stamp", ""),
-                     min(loads), max(loads), raw.get("tokenize")))  # fmt: skip
-    if not rows:
+        pts.append({
+            "gb": raw["meta"]["compressed_bytes"] / GB, "mb": raw["meta"]["mb"],
+            "runs": len(raw["lmdata"]),
+            "lw": M.median_of(raw["lmdata"], "wall_s"), "lc": M.median_of(raw["lmdata"], "cpu_s"),
+            "pw": M.median_of(peers, "wall_s") if peers else None,
+            "pc": M.median_of(peers, "cpu_s") if peers else None,
+            "stamp": raw.get("stamp", ""), "lo": min(loads), "hi": max(loads),
+            "tokenize": raw.get("tokenize"),
+        })  # fmt: skip
+    return sorted(pts, key=lambda x: x["gb"])
+
+
+def scaling_report() -> str | None:
+    pts = scaling_points()
+    if not pts:
         return None
-    rows.sort(key=lambda r: r[0])
     out = [
         "Same pipeline and settings as above, per corpus size (each row from its own "
         "`python -m bench.bench_pipeline --mb <size>` run; medians). s/GB = seconds per GB of "
@@ -377,25 +386,14 @@ def scaling_report() -> str | None:
         "| datatrove s/GB | datatrove CPU s/GB | lmdata / datatrove (wall) | load (1 min) | tokenize | when |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for gb, mb, n, lw, pw, lc, pc, stamp, lo, hi, tok in rows:
-        peer = (f"{pw:,.0f} | {pw / gb:,.0f} | {pc / gb:,.0f} | {M.fmt_x(lw / pw)}" if pw
+    for x in pts:
+        gb, lw, pw = x["gb"], x["lw"], x["pw"]
+        peer = (f"{pw:,.0f} | {pw / gb:,.0f} | {x['pc'] / gb:,.0f} | {M.fmt_x(lw / pw)}" if pw
                 else "- | - | - | - (lmdata only, `--no-peer`)")  # fmt: skip
-        out.append(f"| {mb} MiB | {gb:.3f} | {n} | {lw:,.0f} | {lw / gb:,.0f} | {lc / gb:,.0f} | "
-                   f"{peer} | {lo}-{hi} | {'yes' if tok else 'no'} | {stamp} |")  # fmt: skip
+        out.append(f"| {x['mb']} MiB | {gb:.3f} | {x['runs']} | {lw:,.0f} | {lw / gb:,.0f} | "
+                   f"{x['lc'] / gb:,.0f} | {peer} | {x['lo']}-{x['hi']} | "
+                   f"{'yes' if x['tokenize'] else 'no'} | {x['stamp']} |")  # fmt: skip
     return "\n".join(out)
-
-
-def scaling_summary() -> list[dict]:
-    """lmdata's s/GB and CPU s/GB per corpus size (for run_all's summary), smallest first."""
-    out = []
-    for p in M.OUT.glob("pipeline-results-mb*-seed0.json"):
-        raw = json.loads(p.read_text())
-        gb = raw["meta"]["compressed_bytes"] / GB
-        out.append({"mb": raw["meta"]["mb"], "gb": gb, "stamp": raw.get("stamp", ""),
-                    "s_per_gb": M.median_of(raw["lmdata"], "wall_s") / gb,
-                    "cpu_s_per_gb": M.median_of(raw["lmdata"], "cpu_s") / gb,
-                    "peer": bool(raw["peer"])})  # fmt: skip
-    return sorted(out, key=lambda r: r["gb"])
 
 
 # --------------------------------------------------------------------------- main

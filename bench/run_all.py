@@ -44,7 +44,7 @@ def plan(mb: float, repeat: int, repeat_heavy: int = 1,
     ]
     for x in scale:  # datatrove alone needs ~3 h per GB on 2 cores: lmdata only past SIZE
         if x != mb:
-            steps.append((f"scaling{x:g}",
+            steps.append(("scaling",
                           ["bench.bench_pipeline", "--mb", f"{x:g}", "--repeat", "1", "--no-peer"]))
     return steps
 
@@ -177,15 +177,15 @@ def summary(mb: float) -> str:
     ]
     if not rows:
         rows = ["| (no results yet: run `make bench`) | | | | | | | |"]
-    from bench.bench_pipeline import scaling_summary
+    from bench.bench_pipeline import scaling_points
 
-    sc = scaling_summary()
+    sc = scaling_points()
     tail = []
     if sc:
         tail = ["", "Scaling (the same lmdata pipeline, seconds per GB of compressed WET, wall / "
                 "CPU; details in \"Scaling\"): " + "; ".join(
-                    f"{r['mb']:g} MiB {r['s_per_gb']:,.0f} / {r['cpu_s_per_gb']:,.0f}"
-                    for r in sc) + "."]  # fmt: skip
+                    f"{x['mb']:g} MiB {x['lw'] / x['gb']:,.0f} / {x['lc'] / x['gb']:,.0f}"
+                    for x in sc) + "."]  # fmt: skip
     return "\n".join(head + rows + tail + ["", END])
 
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         only = set(filter(None, a.only.split(",")))
         scale = tuple(float(x) for x in a.scale.split(",") if x.strip())
         for name, args in plan(a.mb, a.repeat, a.repeat_heavy, scale):
-            if only and name.rstrip("0123456789.") not in only:
+            if only and name not in only:
                 continue
             print(f"== {name}: python -m {' '.join(args)}  (load {os.getloadavg()[0]:.1f})",
                   flush=True)  # fmt: skip
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             rc = subprocess.run([sys.executable, "-m", *args], cwd=M.REPO).returncode
             print(f"== {name}: exit {rc} after {time.time() - t0:.0f}s", flush=True)
             if rc != 0:
-                failed.append(f"{name} (exit {rc})")
+                failed.append(f"{' '.join(args[:3])} (exit {rc})")  # module --mb N
     write_summary(a.mb)
     print(f"wrote the summary into {M.BENCHMARKS_MD}")
     if failed:
