@@ -147,10 +147,10 @@ class DedupConfig(_Strict):
 
 DEFAULT_WEB_FILTERS: dict[str, dict[str, Any] | None] = {
     "lid_fasttext_v1": {},
-    "gopher_repetition_v1": {},
-    "gopher_quality_v1": {},
-    "c4_v1": {},
-    "fineweb_v1": {},
+    "gopher_repetition_v2": {},  # *_v2: per-language recipes (FineWeb-2), lmdata.lang.recipes
+    "gopher_quality_v2": {},
+    "c4_v2": {},
+    "fineweb_v2": {},
     "toxicity_v1": {},
     "pii_presidio_v1": {},
 }
@@ -216,19 +216,20 @@ class FilterSetConfig(_Strict):
         default_factory=lambda: dict(DEFAULT_WEB_FILTERS)
     )
     chain_transforms: bool = True  # later filters see the text edited by earlier ones (C4 lines)
+    # per-language threshold overrides over the recipe (lmdata.lang.recipes):
+    # {lid.176 label: {filter name: {threshold: value}}}, e.g. {zh: {gopher_quality_v2:
+    # {min_stop_word_count: 1}}}; the most specific wins (recipe < pipeline < languages)
+    languages: dict[str, dict[str, dict[str, Any] | None] | None] = Field(default_factory=dict)
 
-    @field_validator("pipeline")
-    @classmethod
-    def _known_filters(
-        cls, v: dict[str, dict[str, Any] | None]
-    ) -> dict[str, dict[str, Any] | None]:
+    @model_validator(mode="after")
+    def _known_filters(self) -> FilterSetConfig:
         from lmdata.filters.base import FilterPipeline
 
         try:
-            FilterPipeline.from_config(v)
+            FilterPipeline.from_config(self.pipeline, languages=self.languages)
         except ConfigError as e:
             raise ValueError(str(e)) from None
-        return v
+        return self
 
 
 DEFAULT_CODE_FILTERS: dict[str, dict[str, Any] | None] = {
@@ -310,7 +311,13 @@ class TrainRemoteConfig(_Strict):
     workdir: str = "~/lmdata"
     python: str = "python"
     command: list[str] = Field(
-        default_factory=lambda: ["ssh", "-o", "BatchMode=yes", "{host}", "cd {workdir} && {command}"]
+        default_factory=lambda: [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "{host}",
+            "cd {workdir} && {command}",
+        ]
     )
 
 

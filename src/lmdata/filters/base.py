@@ -172,13 +172,30 @@ class FilterPipeline:
     ``(filter_instance, threshold_overrides)``. Thresholds are validated here (ConfigError).
     ``chain_transforms`` (default True): filters after a text-editing filter (c4_v1) score the
     edited text, as in datatrove; set False to score every filter on the original text.
+
+    Per-language recipes (:mod:`lmdata.lang.recipes`) are on when a filter of the pipeline
+    ``uses_recipe`` (the ``*_v2`` heuristics), or when ``recipes=True``. Then the thresholds of a
+    document are resolved for ITS language (the label of the language-ID filter): filter defaults
+    <- the recipe's values (each filter's ``recipe_thresholds``; lid_fasttext_v1 takes the
+    recipe's language score) <- the ``steps`` overrides <- ``languages[<label>][<filter>]``
+    overrides; and every result carries the recipe key as the ``recipe`` label.
     """
 
-    def __init__(self, steps: Iterable[StepSpec], *, chain_transforms: bool = True) -> None:
+    RECIPE_LABEL = "recipe"
+
+    def __init__(
+        self,
+        steps: Iterable[StepSpec],
+        *,
+        chain_transforms: bool = True,
+        languages: Mapping[str, Mapping[str, Mapping[str, Any] | None] | None] | None = None,
+        recipes: bool | None = None,
+    ) -> None:
         from lmdata.filters.registry import get_filter
 
         self.filters: list[Filter] = []
         self.thresholds: list[dict[str, Any]] = []
+        self._overrides: list[dict[str, Any]] = []
         self.chain_transforms = chain_transforms
         for step in steps:
             spec, overrides = step if isinstance(step, tuple) else (step, None)
@@ -192,16 +209,60 @@ class FilterPipeline:
                 raise ConfigError(f"filter pipeline: filter {flt.name!r} listed twice")
             self.filters.append(flt)
             self.thresholds.append(flt.resolve_thresholds(overrides))
+            self._overrides.append(dict(overrides or {}))
+        self.recipes = (
+            any(getattr(f, "uses_recipe", False) for f in self.filters)
+            if recipes is None
+            else recipes
+        )
+        self.languages = self._check_languages(languages or {})
+        self._by_lang: dict[str | None, list[dict[str, Any]]] = {}
+
+    def _check_languages(self, languages: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        if not isinstance(languages, Mapping):
+            raise ConfigError("filter pipeline: languages must map a language label to filters")
+        from lmdata.filters.langid import LANGUAGES
+
+        out: dict[str, dict[str, Any]] = {}
+        for lang, per_filter in languages.items():
+            if lang not in LANGUAGES:
+                raise ConfigError(
+                    f"languages.{lang}: not a lid.176 label (known: {', '.join(LANGUAGES)})"
+                )
+            per_filter = per_filter or {}
+            if not isinstance(per_filter, Mapping):
+                raise ConfigError(f"languages.{lang}: expected a mapping filter -> thresholds")
+            unknown = set(per_filter) - set(self.names)
+            if unknown:
+                raise ConfigError(
+                    f"languages.{lang}: filters not in the pipeline: {sorted(unknown)} "
+                    f"(pipeline: {self.names})"
+                )
+            for f in self.filters:  # validate now, not on the first document of that language
+                if per_filter.get(f.name):
+                    f.resolve_thresholds(per_filter[f.name])
+            out[lang] = {k: dict(v or {}) for k, v in per_filter.items()}
+        return out
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Mapping[str, Any] | None], *, chain_transforms: bool = True
+        cls,
+        config: Mapping[str, Mapping[str, Any] | None],
+        *,
+        chain_transforms: bool = True,
+        languages: Mapping[str, Any] | None = None,
+        recipes: bool | None = None,
     ) -> FilterPipeline:
         """From an ordered mapping ``{filter_name: {threshold: value, ...} | None}``
         (the shape of the ``filters`` section of params.yaml)."""
         if not isinstance(config, Mapping):
             raise ConfigError("filters: expected a mapping of filter name -> thresholds")
-        return cls(list(config.items()), chain_transforms=chain_transforms)
+        return cls(
+            list(config.items()),
+            chain_transforms=chain_transforms,
+            languages=languages,
+            recipes=recipes,
+        )
 
     @property
     def names(self) -> list[str]:
@@ -211,16 +272,47 @@ class FilterPipeline:
         return [k for f in self.filters for k in f.score_keys()]
 
     def label_keys(self) -> list[str]:
-        """String attributes some filters derive from their scores (e.g. lid_fasttext_v1.lang)."""
-        return [k for f in self.filters for k in getattr(f, "label_keys", lambda: [])()]
+        """String attributes some filters derive from their scores (e.g. lid_fasttext_v1.lang),
+        and ``recipe`` when recipes are on."""
+        keys = [k for f in self.filters for k in getattr(f, "label_keys", lambda: [])()]
+        return [*keys, self.RECIPE_LABEL] if self.recipes else keys
 
     def labels(self, scores: Mapping[str, float]) -> dict[str, str]:
         out: dict[str, str] = {}
         for f in self.filters:
             decode = getattr(f, "labels_from_scores", None)
             if decode is not None:
-                out.update(decode(scores))
+                try:
+                    out.update(decode(scores))
+                except KeyError:  # that filter has not scored yet (it comes later in the pipeline)
+                    pass
+        if self.recipes:
+            from lmdata.lang.recipes import recipe_for
+
+            out[self.RECIPE_LABEL] = recipe_for(doc_language(out)).key
         return out
+
+    def thresholds_for(self, lang: str | None) -> list[dict[str, Any]]:
+        """Every filter's resolved thresholds for a document in ``lang`` (cached per language)."""
+        if not self.recipes:
+            return self.thresholds
+        got = self._by_lang.get(lang)
+        if got is None:
+            from lmdata.lang.recipes import recipe_for
+
+            recipe = recipe_for(lang)
+            per_lang = self.languages.get(lang, {}) if lang else {}
+            got = []
+            for f, ov in zip(self.filters, self._overrides, strict=True):
+                from_recipe = getattr(f, "recipe_thresholds", None)
+                merged = {
+                    **(from_recipe(recipe) if from_recipe is not None else {}),
+                    **ov,
+                    **per_lang.get(f.name, {}),
+                }
+                got.append(f.resolve_thresholds(merged))
+            self._by_lang[lang] = got
+        return got
 
     def with_thresholds(self, overrides: Mapping[str, Mapping[str, Any] | None]) -> FilterPipeline:
         """A pipeline with the same filter instances and new threshold overrides (per filter
@@ -234,11 +326,25 @@ class FilterPipeline:
         new = object.__new__(FilterPipeline)
         new.filters = list(self.filters)
         new.chain_transforms = self.chain_transforms
+        new.recipes = self.recipes
+        new.languages = self.languages
+        new._by_lang = {}
+        new._overrides = [
+            {**ov, **(overrides.get(f.name) or {})}
+            for f, ov in zip(self.filters, self._overrides, strict=True)
+        ]
         new.thresholds = [
             {**th, **f.resolve_thresholds(overrides[f.name])} if overrides.get(f.name) else th
             for f, th in zip(self.filters, self.thresholds, strict=True)
         ]
         return new
+
+    @staticmethod
+    def _lang_step(f: Filter, text: str, lang: str | None) -> tuple[dict[str, float], str]:
+        both = getattr(f, "score_and_transform_lang", None)
+        if both is not None:
+            return both(text, lang)
+        return f.score(text, lang), text  # type: ignore[call-arg]
 
     def apply(self, text: str, meta: Mapping[str, Any] | None = None) -> PipelineResult:
         """Score (and transform) one document. ``meta``: the row's other columns, for filters
@@ -250,7 +356,7 @@ class FilterPipeline:
             if score_file is not None:
                 s, edited = score_file(current, meta), current
             elif getattr(f, "uses_language", False):  # the language found by an earlier filter
-                s, edited = f.score(current, doc_language(self.labels(scores))), current
+                s, edited = self._lang_step(f, current, doc_language(self.labels(scores)))
             else:
                 s, edited = f.score_and_transform(current)
             scores.update(s)
@@ -272,7 +378,12 @@ class FilterPipeline:
             file_scorer = getattr(f, "score_file", None)
             if getattr(f, "uses_language", False):
                 langs = [doc_language(self.labels(s)) for s in scores]
-                results = list(zip(f.score_batch(current, langs), current, strict=True))
+                if hasattr(f, "score_and_transform_lang"):
+                    results = [
+                        self._lang_step(f, t, lg) for t, lg in zip(current, langs, strict=True)
+                    ]
+                else:
+                    results = list(zip(f.score_batch(current, langs), current, strict=True))
             elif batch is not None and file_scorer is None:
                 results = batch(current)
             else:
@@ -291,12 +402,26 @@ class FilterPipeline:
             for s, t in zip(scores, current, strict=True)
         ]
 
+    def transform(self, text: str, lang: str | None = None) -> str:
+        """Every filter's text transform in order (for documents kept by a re-decision: their
+        text is rebuilt from bronze), language-aware filters with the document's language."""
+        for f in self.filters:
+            step = getattr(f, "transform_lang", None)
+            text = step(text, lang) if step is not None else f.transform(text)
+        return text
+
     def score_all(self, text: str) -> dict[str, float]:
         return self.apply(text).scores
 
+    def _doc_thresholds(self, scores: Mapping[str, float]) -> list[dict[str, Any]]:
+        if not self.recipes:
+            return self.thresholds
+        return self.thresholds_for(doc_language(self.labels(scores)))
+
     def decide(self, scores: Mapping[str, float]) -> str | None:
-        """The first drop reason in pipeline order, or None (keep)."""
-        for f, th in zip(self.filters, self.thresholds, strict=True):
+        """The first drop reason in pipeline order, or None (keep); thresholds of the
+        document's language when recipes are on."""
+        for f, th in zip(self.filters, self._doc_thresholds(scores), strict=True):
             reason = f.check(scores, th)
             if reason is not None:
                 return reason
@@ -305,7 +430,7 @@ class FilterPipeline:
     def reasons(self, scores: Mapping[str, float]) -> list[str]:
         """The drop reason of every filter that drops the document (for stats)."""
         out = []
-        for f, th in zip(self.filters, self.thresholds, strict=True):
+        for f, th in zip(self.filters, self._doc_thresholds(scores), strict=True):
             reason = f.check(scores, th)
             if reason is not None:
                 out.append(reason)

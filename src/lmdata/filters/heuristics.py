@@ -15,7 +15,7 @@ Differences from datatrove are listed in each class docstring.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from lmdata.filters.base import Filter, above, below
@@ -183,6 +183,12 @@ class GopherRepetition(Filter):
     _order: ClassVar[tuple[tuple[str, str], ...]] = tuple((s, f"max_{s}") for s in score_names)
 
     def score(self, text: str) -> dict[str, float]:
+        return self._score_tokens(text, tokens)
+
+    def _score_tokens(
+        self, text: str, tokenize: Callable[[str], Sequence[str]]
+    ) -> dict[str, float]:
+        """The scores with the words of ``tokenize`` (gopher_repetition_v2: the language's)."""
         k = self.key
         n_chars = len(text)
         if n_chars == 0:
@@ -191,7 +197,9 @@ class GopherRepetition(Filter):
         para_dups, para_dup_chars = find_duplicates(paragraphs)
         lines = LINE_SPLIT_RE.split(text)
         line_dups, line_dup_chars = find_duplicates(lines)
-        top, dup = ngram_repetition(tokens(text), tuple(TOP_NGRAM_LIMITS), tuple(DUP_NGRAM_LIMITS))
+        top, dup = ngram_repetition(
+            tuple(tokenize(text)), tuple(TOP_NGRAM_LIMITS), tuple(DUP_NGRAM_LIMITS)
+        )
         out = {
             k("dup_para_frac"): para_dups / len(paragraphs),
             k("dup_para_char_frac"): para_dup_chars / n_chars,
@@ -294,12 +302,33 @@ class C4(Filter):
         "max_removed_line_frac": None,
     }
 
-    def _line_pass(self, text: str) -> tuple[dict[str, float], str]:
+    @staticmethod
+    def _ends_line(line: str) -> bool:
+        return line.endswith(C4_END_PUNCTUATION) and not line.endswith(C4_ELLIPSIS)
+
+    @staticmethod
+    def _line_words(line: str, split: list[str]) -> int:
+        return len(split)
+
+    @staticmethod
+    def _line_sentences(line: str, split: list[str]) -> int:
+        return max(1, len(C4_SENTENCE_END_RE.findall(line)))
+
+    def _line_pass(
+        self,
+        text: str,
+        ends_line: Callable[[str], bool] | None = None,
+        line_words: Callable[[str, list[str]], int] | None = None,
+        line_sentences: Callable[[str, list[str]], int] | None = None,
+    ) -> tuple[dict[str, float], str]:
+        """The line pass; the three script-dependent rules can be swapped (c4_v2 does)."""
+        ends_line = ends_line or self._ends_line
+        line_words = line_words or self._line_words
+        line_sentences = line_sentences or self._line_sentences
         n_lines = long_word = no_punct = few_words = javascript = policy = 0
         sentences = 0
         lorem = curly = False
         kept: list[str] = []
-        count_sentences = C4_SENTENCE_END_RE.findall
         for raw in text.splitlines():
             line = raw.strip()
             if not line:
@@ -311,10 +340,10 @@ class C4(Filter):
                 continue
             if "[" in line:
                 line = C4_CITATION_RE.sub("", line)
-            if not line.endswith(C4_END_PUNCTUATION) or line.endswith(C4_ELLIPSIS):
+            if not ends_line(line):
                 no_punct += 1
                 continue
-            if len(split) < C4_MIN_WORDS_PER_LINE:
+            if line_words(line, split) < C4_MIN_WORDS_PER_LINE:
                 few_words += 1
                 continue
             low = line.lower()
@@ -328,7 +357,7 @@ class C4(Filter):
             if any(p in low for p in C4_POLICY_SUBSTRINGS):
                 policy += 1
                 continue
-            sentences += max(1, len(count_sentences(line)))
+            sentences += line_sentences(line, split)
             kept.append(line)
         out_text = "\n".join(kept).strip()
         k = self.key

@@ -184,6 +184,12 @@ class LidFastText(Filter):
         return self.labels_from_scores(self.score(text))
 
     # -- deciding ----------------------------------------------------------------------------
+    @classmethod
+    def recipe_thresholds(cls, recipe: Any) -> dict[str, Any]:
+        """With per-language recipes on (FilterPipeline), the minimum score is the recipe's
+        language score (FineWeb-2's per-language threshold; 0.65 for English)."""
+        return {} if recipe.language_score is None else {"min_score": recipe.language_score}
+
     def check(self, scores: Mapping[str, float], t: Mapping[str, Any]) -> str | None:
         lang = self.lang_from_scores(scores)
         allowed = t["languages"]

@@ -17,6 +17,7 @@ from lmdata.filters.base import Filter
 #: modules whose import registers built-in filters (must stay cheap to import)
 BUILTIN_MODULES: tuple[str, ...] = (
     "lmdata.filters.heuristics",
+    "lmdata.filters.multilingual",
     "lmdata.filters.langid",
     "lmdata.filters.toxicity",
     "lmdata.filters.code_filters",

@@ -49,6 +49,7 @@ CARRY = {
     ),
 }
 _PIPELINES: dict[str, Any] = {}  # per Python worker: config json -> FilterPipeline
+LANG_COLUMN = "lid_fasttext_v1__lang"  # the language label (recipe choice) of a document
 
 
 def score_column(key: str) -> str:
@@ -89,7 +90,11 @@ def _pipeline(cfg_json: str):
         from lmdata.filters.base import FilterPipeline
 
         cfg = json.loads(cfg_json)
-        p = FilterPipeline.from_config(cfg["pipeline"], chain_transforms=cfg["chain_transforms"])
+        p = FilterPipeline.from_config(
+            cfg["pipeline"],
+            chain_transforms=cfg["chain_transforms"],
+            languages=cfg.get("languages"),
+        )
         _PIPELINES[cfg_json] = p
     return p
 
@@ -271,20 +276,22 @@ def _transform_batches(batches, cfg_json: str, out_schema: pa.Schema):
     pipeline = _pipeline(cfg_json)
     for batch in batches:
         texts = batch.column("text").to_pylist()
+        names = batch.schema.names
         idxs = (
             batch.column("repeated_lines_idx").to_pylist()
-            if "repeated_lines_idx" in batch.schema.names
+            if "repeated_lines_idx" in names
             else [None] * batch.num_rows
         )
+        langs = (
+            batch.column(LANG_COLUMN).to_pylist() if LANG_COLUMN in names else [None] * len(texts)
+        )
         out = []
-        for t, idx in zip(texts, idxs, strict=True):
+        for t, idx, lang in zip(texts, idxs, langs, strict=True):
             t = t or ""
             if opts is not None:
                 t = normalize(t, opts)
             t = remove_lines(t, idx)
-            for f in pipeline.filters:
-                t = f.transform(t)
-            out.append(t)
+            out.append(pipeline.transform(t, lang))
         arrays = [
             pa.array(out, pa.string()) if f.name == "text" else batch.column(f.name)
             for f in out_schema
@@ -326,6 +333,7 @@ class CurateStage(Stage):
             {
                 "pipeline": cfg.pipeline,
                 "chain_transforms": cfg.chain_transforms,
+                "languages": cfg.languages,
                 "normalize": step(cfg.normalize),
                 "repeated_lines": step(cfg.repeated_lines) if ctx.args.source == "web" else None,
                 "decontam": step(cfg.decontam),
@@ -595,7 +603,8 @@ class CurateStage(Stage):
             if r["drop_reason"] is not None:
                 ctx.stats.dropped[r["drop_reason"]] += r["count"]
         keep_ids = new_attrs.where(F.col("drop_reason").isNull()).select(
-            "doc_id", *[c for c in ("repeated_lines_idx",) if c in new_attrs.columns]
+            "doc_id",
+            *[c for c in ("repeated_lines_idx", LANG_COLUMN) if c in new_attrs.columns],
         )
         old_kept, _ = read_delta(ctx.spark, kept)
         still = old_kept.join(keep_ids.select("doc_id"), "doc_id", "left_semi")
