@@ -106,7 +106,7 @@ class FuzzyDedupConfig(_Strict):
 
     enabled: bool = True
     ngram: int = Field(5, ge=1)
-    shingle: Literal["word", "char"] = "word"
+    shingle: Literal["word", "char", "language"] = "word"
     num_perm: int = Field(112, ge=1)
     bands: int = Field(14, ge=1)
     rows: int = Field(8, ge=1)

@@ -33,6 +33,14 @@ Pipeline of one document (everything here is a pure function of the text and `Mi
    (band index, band hash) for at least one band (a 64-bit collision aside, this equals
    datasketch.MinHashLSH's exact band-bytes match).
 
+Per language (``shingle="language"``, the default in params.yaml; FineWeb-2 shingles by the
+language's words): documents whose language is written without spaces (Chinese, Japanese, Thai,
+Lao, Khmer, Burmese, Tibetan: `CHAR_SHINGLE_LANGUAGES`) get character n-grams, every other
+document word n-grams (`shingle_unit`). Word n-grams over a Chinese page are useless: the whole
+page is one "word", so only byte-identical pages would match. A document without a known
+language gets word n-grams. Each document's signature is exactly its word- or char-mode
+signature (tested), so results stay deterministic and equal datasketch's per document.
+
 Default: word 5-grams, 112 permutations, 14 bands x 8 rows (the setting of datatrove / FineWeb),
 threshold ~ (1/14)^(1/8) = 0.72; P(candidate | Jaccard s) = 1 - (1 - s^8)^14.
 """
@@ -44,7 +52,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -87,7 +95,7 @@ class MinHashParams:
     """Fuzzy-dedup sketch parameters (all of them change the band hashes)."""
 
     ngram: int = 5
-    shingle: Literal["word", "char"] = "word"
+    shingle: Literal["word", "char", "language"] = "word"
     num_perm: int = 112
     bands: int = 14
     rows: int = 8
@@ -97,8 +105,8 @@ class MinHashParams:
     def __post_init__(self) -> None:
         if self.ngram < 1:
             raise ValueError(f"ngram must be >= 1, got {self.ngram}")
-        if self.shingle not in ("word", "char"):
-            raise ValueError(f"shingle must be 'word' or 'char', got {self.shingle!r}")
+        if self.shingle not in ("word", "char", "language"):
+            raise ValueError(f"shingle must be 'word', 'char' or 'language', got {self.shingle!r}")
         if self.num_perm < 1 or self.bands < 1 or self.rows < 1:
             raise ValueError("num_perm, bands and rows must be >= 1")
         if self.bands * self.rows > self.num_perm:
@@ -343,12 +351,36 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 _CHUNK_ROWS = 16384  # shingles per permutation block: 112 x 16384 x 4 B = 7 MiB
 
 
+#: lid.176 labels of languages written without spaces between words: character shingles
+CHAR_SHINGLE_LANGUAGES = frozenset({"zh", "wuu", "yue", "ja", "th", "lo", "km", "my", "bo"})
+
+
+def shingle_unit(params: MinHashParams, language: str | None) -> Literal["word", "char"]:
+    """The shingle unit of one document: params.shingle, or by language in "language" mode."""
+    if params.shingle != "language":
+        return params.shingle
+    return "char" if language in CHAR_SHINGLE_LANGUAGES else "word"
+
+
 def signatures(
-    texts: Sequence[str | None], params: MinHashParams, batch_bytes: int = 4 << 20
+    texts: Sequence[str | None],
+    params: MinHashParams,
+    batch_bytes: int = 4 << 20,
+    languages: Sequence[str | None] | None = None,
 ) -> np.ndarray:
     """MinHash signatures, uint32 array (len(texts), num_perm); equal to datasketch's
     ``MinHash(num_perm, seed, hashfunc=shingle_hash)`` fed with `shingles`. Empty texts give
-    a row of `EMPTY_VALUE`."""
+    a row of `EMPTY_VALUE`. With ``shingle="language"``, ``languages`` (one lid.176 label or
+    None per text) picks word or char shingles per document (`shingle_unit`)."""
+    if params.shingle == "language":
+        langs = list(languages) if languages is not None else [None] * len(texts)
+        out = np.full((len(texts), params.num_perm), EMPTY_VALUE, dtype=np.uint32)
+        for unit in ("word", "char"):
+            rows = [i for i, lang in enumerate(langs) if shingle_unit(params, lang) == unit]
+            if rows:
+                sub = replace(params, shingle=unit)
+                out[rows] = signatures([texts[i] for i in rows], sub, batch_bytes)
+        return out
     a, b = permutations(params.num_perm, params.seed)
     out = np.full((len(texts), params.num_perm), EMPTY_VALUE, dtype=np.uint32)
     i = 0

@@ -53,6 +53,10 @@ _KEY_SCHEMA = pa.schema(
 )
 
 
+#: where a document's language comes from, for per-language shingles: (table, column)
+LANGUAGE_FROM = {"web": ("silver/web_attributes", "lid_fasttext_v1__lang")}
+
+
 def _hash64(key: str | None) -> int | None:
     import xxhash
 
@@ -80,8 +84,9 @@ def _key_batches(batches, exact_json: str, fuzzy_json: str):
             else [None] * batch.num_rows
         )
         tkeys = [text_key(t, exact) for t in texts]
+        langs = batch.column("language").to_pylist() if "language" in batch.schema.names else None
         if fuzzy.enabled and texts:
-            sig = signatures(texts, params)
+            sig = signatures(texts, params, languages=langs)
             bh = band_hashes(sig, params)
             empty = np.atleast_1d(is_empty(sig))
             sigs = [
@@ -152,7 +157,16 @@ class DedupStage(Stage):
         exact_json, fuzzy_json = cfg.exact.model_dump_json(), cfg.fuzzy.model_dump_json()
         sort_col, url_col, part_col = LAYOUT[ctx.args.source]
         url_expr = F.col(url_col) if url_col else F.lit(None).cast("string")
-        keys = docs.select("doc_id", url_expr.alias("url"), "text").mapInArrow(
+        key_in = docs.select("doc_id", url_expr.alias("url"), "text")
+        lang_from = LANGUAGE_FROM.get(ctx.args.source)
+        if cfg.fuzzy.shingle == "language" and lang_from and delta.exists(ctx.table(lang_from[0])):
+            # per-language shingles: the language curate found (silver attributes)
+            la, _ = read_delta(ctx.spark, ctx.table(lang_from[0]))
+            if lang_from[1] in la.columns:
+                key_in = key_in.join(
+                    la.select("doc_id", F.col(lang_from[1]).alias("language")), "doc_id", "left"
+                )
+        keys = key_in.mapInArrow(
             lambda it: _key_batches(it, exact_json, fuzzy_json), spark_schema(_KEY_SCHEMA)
         )
         new = (
