@@ -7,9 +7,13 @@ stage of an Airflow DAG run gets the DAG run id (`--run-id`, else $AIRFLOW_CTX_D
 `lmdata report --run <dag_run_id>` reports exactly that DAG run. Without --run: the run of the
 most recent stage run. Pages: <reports>/runs/<run>.html and <reports>/index.html (all runs).
 
-Plots are matplotlib (Agg) PNGs embedded as base64; tables are read with delta-rs at the
-versions the run's stages wrote (the Delta versions are listed on the page). Pure module:
-no pyspark; matplotlib, pandas and jinja2 are imported inside functions.
+Per source: the funnel, drop reasons, languages (top 15 by documents in + "other": documents in
+vs kept; for web also a table with the recipe key, kept rate and top 3 drop reasons per
+language, from the attributes table; the `recipe` column may be absent in older lakes), lengths,
+duplicate clusters, PII. Plots are matplotlib (Agg) PNGs embedded as base64; tables are read
+with delta-rs (`lake.delta.read_arrow`) at the versions the run's stages wrote (the Delta
+versions are listed on the page). Pure module: no pyspark; matplotlib, pandas and jinja2 are
+imported inside functions.
 """
 
 from __future__ import annotations
@@ -65,8 +69,9 @@ class RunData:
     stage_runs: list[dict[str, Any]]
     versions: dict[str, int] = field(default_factory=dict)  # table -> version this run wrote/read
 
-    def read(self, table: str, columns: Sequence[str] | None = None):
-        """The table at the version this run wrote (else the latest) as pandas, or None."""
+    def arrow(self, table: str, columns: Sequence[str] | None = None):
+        """The table at the version this run wrote (else the latest) as Arrow, or None; columns
+        the table lacks are left out."""
         uri = delta.table_uri(self.lake, table)
         if not delta.exists(uri):
             return None
@@ -74,7 +79,12 @@ class RunData:
         if columns is not None:
             have = set(delta.schema_of(uri, ver).names)
             columns = [c for c in columns if c in have]
-        return delta.read_arrow(uri, ver, columns=columns).to_pandas()
+        return delta.read_arrow(uri, ver, columns=columns)
+
+    def read(self, table: str, columns: Sequence[str] | None = None):
+        """The table at the version this run wrote (else the latest) as pandas, or None."""
+        t = self.arrow(table, columns)
+        return None if t is None else t.to_pandas()
 
 
 # ----------------------------------------------------------------------------- run grouping
@@ -180,26 +190,160 @@ def plot_drop_reasons(source: str, data: RunData) -> Plot:
     return _barh(title, list(vc.index), list(vc.values), "documents")
 
 
-def plot_languages(source: str, data: RunData) -> Plot:
-    s = SOURCES[source]
-    col = s["language"]
-    title = f"{source}: language distribution (scored vs kept)"
-    attrs = data.read(ATTRIBUTES_TABLE[source], ["doc_id", col, "drop_reason"])
-    if attrs is None or col not in attrs:
-        return Plot(title, None, "not curated yet")
-    all_ = attrs[col].fillna("?").value_counts()
-    kept = attrs.loc[attrs["drop_reason"].isna(), col].fillna("?").value_counts()
-    top = list(all_.index[:15])
-    fig, ax = _fig(8, 3.4)
+# ----------------------------------------------------------------------------- languages
+
+RECIPE = "recipe"  # the recipe key curate records per document (absent in older lakes)
+TOP_LANGUAGES = 15
+TOP_REASONS = 3
+UNKNOWN_LANGUAGE = "?"
+
+
+@dataclass
+class LanguageRow:
+    """One line of the per-language table: a language label (or the "other" row)."""
+
+    language: str
+    recipes: list[str]  # recipe keys used for its documents, most documents first
+    docs_in: int  # documents curate scored (rows of the attributes table)
+    kept: int  # documents no filter dropped (drop_reason is null)
+    reasons: list[tuple[str, int]]  # the top drop reasons, most documents first
+    languages: int = 1  # labels aggregated in this row (> 1 only for "other")
+
+    @property
+    def kept_rate(self) -> float:
+        return self.kept / self.docs_in if self.docs_in else 0.0
+
+    @property
+    def recipe(self) -> str:
+        if self.languages > 1:
+            n = len(self.recipes)
+            return f"{n} recipe{'s' if n != 1 else ''}" if n else ""
+        return ", ".join(self.recipes)
+
+
+def language_counts(
+    table, language_col: str
+) -> list[tuple[str | None, str | None, str | None, int]]:
+    """(language, recipe, drop_reason, documents) per distinct triple of an attributes table
+    (pyarrow). A missing `recipe` / `drop_reason` column reads as null (older lakes: no recipe);
+    a missing language column: no counts."""
+    import pyarrow as pa
+
+    if table is None or language_col not in table.column_names:
+        return []
+    cols = []
+    for c in (language_col, RECIPE, "drop_reason"):
+        col = table.column(c) if c in table.column_names else pa.nulls(table.num_rows, pa.string())
+        cols.append(col.cast(pa.string()))
+    t = pa.table(cols, names=["language", "recipe", "drop_reason"])
+    g = t.group_by(["language", "recipe", "drop_reason"], use_threads=False).aggregate(
+        [([], "count_all")]
+    )
+    return [
+        (r["language"], r["recipe"], r["drop_reason"], int(r["count_all"])) for r in g.to_pylist()
+    ]
+
+
+def language_rows(
+    counts: Sequence[tuple[str | None, str | None, str | None, int]],
+    top: int = TOP_LANGUAGES,
+    reasons: int = TOP_REASONS,
+) -> list[LanguageRow]:
+    """The `top` languages by documents in (ties: by label), then one "other" row aggregating
+    the rest (only when there is a rest). An empty or null label counts as "?"."""
+    from collections import Counter
+
+    per: dict[str, tuple[list[int], Counter, Counter]] = {}
+    for lang, recipe, reason, n in counts:
+        tot, recs, why = per.setdefault(lang or UNKNOWN_LANGUAGE, ([0, 0], Counter(), Counter()))
+        tot[0] += n
+        if reason is None:
+            tot[1] += n
+        else:
+            why[reason] += n
+        if recipe:
+            recs[recipe] += n
+
+    def ordered(c: Counter) -> list[tuple[str, int]]:
+        return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def row(label: str, tot: list[int], recs: Counter, why: Counter, k: int = 1) -> LanguageRow:
+        return LanguageRow(
+            label, [r for r, _ in ordered(recs)], tot[0], tot[1], ordered(why)[:reasons], k
+        )
+
+    order = sorted(per, key=lambda k: (-per[k][0][0], k))
+    out = [row(k, *per[k]) for k in order[:top]]
+    rest = order[top:]
+    if rest:
+        tot, recs, why = [0, 0], Counter(), Counter()
+        for k in rest:
+            t, r, w = per[k]
+            tot = [tot[0] + t[0], tot[1] + t[1]]
+            recs.update(r)
+            why.update(w)
+        label = f"other ({len(rest)} language{'s' if len(rest) > 1 else ''})"
+        out.append(row(label, tot, recs, why, len(rest)))
+    return out
+
+
+def language_table(source: str, data: RunData) -> tuple[list[LanguageRow], str]:
+    """The per-language rows of the run's attributes table, and a note ("" when all is there)."""
+    col = SOURCES[source]["language"]
+    attrs = data.arrow(ATTRIBUTES_TABLE[source], [col, RECIPE, "drop_reason"])
+    if attrs is None:
+        return [], "not curated yet"
+    if col not in attrs.column_names:
+        return [], f"no {col} column: no language label"
+    note = ""
+    if source == "web" and RECIPE not in attrs.column_names:
+        note = "no recipe column (curated before per-language recipes)"
+    return language_rows(language_counts(attrs, col)), note
+
+
+def plot_language_rows(title: str, rows: Sequence[LanguageRow], note: str = "") -> Plot:
+    """Documents in vs kept per language (top N + other), grouped bars."""
+    if not rows:
+        return Plot(title, None, note or "no documents")
     import numpy as np
 
-    x = np.arange(len(top))
-    ax.bar(x - 0.2, [all_.get(k, 0) for k in top], 0.4, label="scored", color="#4c78a8")
-    ax.bar(x + 0.2, [kept.get(k, 0) for k in top], 0.4, label="kept", color="#54a24b")
-    ax.set_xticks(x, top, rotation=45, ha="right")
+    labels = [r.language for r in rows]
+    fig, ax = _fig(8, 3.6)
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [r.docs_in for r in rows], 0.4, label="documents in", color="#4c78a8")
+    ax.bar(x + 0.2, [r.kept for r in rows], 0.4, label="kept", color="#54a24b")
+    ax.set_xticks(x, labels, rotation=45, ha="right")
     ax.set_ylabel("documents")
     ax.legend()
-    return Plot(title, _png(fig))
+    return Plot(title, _png(fig), note)
+
+
+def language_plot_title(source: str) -> str:
+    return f"{source}: language distribution (scored vs kept)"
+
+
+def plot_languages(source: str, data: RunData) -> Plot:
+    rows, note = language_table(source, data)
+    return plot_language_rows(language_plot_title(source), rows, note)
+
+
+def language_section_table(rows: Sequence[LanguageRow], note: str = "") -> dict[str, Any]:
+    """The per-language table as the page template renders it."""
+    return {
+        "title": f"documents per language (top {TOP_LANGUAGES} + other)",
+        "note": note,
+        "rows": [
+            {
+                "language": r.language,
+                "recipe": r.recipe,
+                "docs_in": f"{r.docs_in:,}",
+                "kept": f"{r.kept:,}",
+                "kept_rate": f"{r.kept_rate:.1%}",
+                "reasons": [f"{why} ({n:,})" for why, n in r.reasons],
+            }
+            for r in rows
+        ],
+    }
 
 
 def plot_lengths(source: str, data: RunData) -> Plot:
@@ -334,6 +478,11 @@ figure{display:inline-block;margin:.4em;vertical-align:top;width:48%} figure img
 {% for sec in sections %}<h2>{{ sec.title }}</h2>
 {% for p in sec.plots %}<figure>{% if p.png_b64 %}<img class="plot" alt="{{ p.title }}" src="data:image/png;base64,{{ p.png_b64 }}">
 {% else %}<div class="note">{{ p.note }}</div>{% endif %}<figcaption>{{ p.title }}{% if p.png_b64 and p.note %} — {{ p.note }}{% endif %}</figcaption></figure>{% endfor %}
+{% if sec.languages %}<h3>{{ sec.languages.title }}</h3>
+{% if sec.languages.note %}<p class="note">{{ sec.languages.note }}</p>{% endif %}
+{% if sec.languages.rows %}<table class="languages"><tr><th>language</th><th>recipe</th><th>documents in</th><th>kept</th><th>kept rate</th><th>top drop reasons</th></tr>
+{% for r in sec.languages.rows %}<tr><td>{{ r.language }}</td><td><code>{{ r.recipe }}</code></td><td>{{ r.docs_in }}</td><td>{{ r.kept }}</td>
+<td>{{ r.kept_rate }}</td><td>{% for why in r.reasons %}<div><code>{{ why }}</code></div>{% endfor %}</td></tr>{% endfor %}</table>{% endif %}{% endif %}
 {% for t in sec.tables %}<h3>{{ t.title }}</h3><table><tr><th>line</th><th>count</th></tr>
 {% for line, n in t.rows %}<tr><td><code>{{ line }}</code></td><td>{{ n }}</td></tr>{% endfor %}</table>{% endfor %}
 {% endfor %}
@@ -370,9 +519,8 @@ def repeated_lines(stage_runs: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return out
 
 
-SECTION_PLOTS: list[Callable[[str, RunData], Plot]] = [
+SECTION_PLOTS: list[Callable[[str, RunData], Plot]] = [  # after the funnel and the languages
     plot_drop_reasons,
-    plot_languages,
     plot_lengths,
     plot_clusters,
     plot_pii,
@@ -385,16 +533,31 @@ def build_run_page(data: RunData, params, reports: Path, mixtures: Path) -> Path
         if not delta.exists(delta.table_uri(data.lake, s["bronze"])):
             continue
         filters = list(getattr(params.curate, source).pipeline)
+        rows, note = language_table(source, data)
         plots = [plot_funnel(source, data, filters)] + [f(source, data) for f in SECTION_PLOTS]
+        plots.insert(2, plot_language_rows(language_plot_title(source), rows, note))
         if source == "web":
             plots.append(plot_toxicity(source, data))
-        sections.append({"title": f"{source} data", "plots": plots, "tables": []})
+        sections.append(
+            {
+                "title": f"{source} data",
+                "plots": plots,
+                "tables": [],
+                # the per-language table: web only (code's language is not a recipe choice)
+                "languages": language_section_table(rows, note) if source == "web" else None,
+            }
+        )
     sections.append(
-        {"title": "mixture", "plots": [plot_mixture(latest_manifest(mixtures))], "tables": []}
+        {
+            "title": "mixture",
+            "plots": [plot_mixture(latest_manifest(mixtures))],
+            "tables": [],
+            "languages": None,
+        }
     )
     rep = repeated_lines(data.stage_runs)
     if rep:
-        sections.append({"title": "repeated lines", "plots": [], "tables": rep})
+        sections.append({"title": "repeated lines", "plots": [], "tables": rep, "languages": None})
     runs_dir = reports / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     page = runs_dir / f"{_safe_name(data.run_id)}.html"

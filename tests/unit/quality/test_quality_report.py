@@ -174,3 +174,138 @@ def test_mixture_tokens_per_source_and_cli_errors(tmp_path, capsys):
     lake = _lake(tmp_path)
     assert R.cli(["--lake", lake, "--run", "nope", "--out", str(tmp_path / "r")]) == 2
     assert "run 'nope' not found" in capsys.readouterr().out
+
+
+def _multilingual_attributes(with_recipe=True):
+    """20 languages: en 40 docs, zh 30, ja 20, then 17 languages of 18 .. 2 documents."""
+    langs, recipes, reasons = [], [], []
+
+    def add(lang, recipe, n, drops):
+        for i in range(n):
+            langs.append(lang)
+            recipes.append(recipe)
+            reasons.append(drops[i] if i < len(drops) else None)
+
+    add("en", "eng_Latn", 40, ["gopher_quality_v2:stop_word_count"] * 5 + ["c4_v2:lines"] * 3)
+    add(
+        "zh",
+        "cmn_Hani",
+        30,
+        ["lid_fasttext_v1:score"] * 6
+        + ["gopher_repetition_v2:dup_line_frac"] * 4
+        + ["fineweb_v2:line_punct_ratio"] * 2
+        + ["c4_v2:lines"],
+    )
+    add("ja", "jpn_Jpan", 20, [])
+    for k, lang in enumerate("ab ac ad ae af ag ah ai aj ak al am an ao ap aq ar".split()):
+        add(lang, f"fallback_{k}", 18 - k, ["gopher_quality_v2:mean_word_length"])
+    add(None, None, 1, ["lid_fasttext_v1:score"])  # no label
+    cols = {
+        "doc_id": [f"{i:040x}" for i in range(len(langs))],
+        "lid_fasttext_v1__lang": langs,
+        "drop_reason": reasons,
+    }
+    if with_recipe:
+        cols["recipe"] = recipes
+    return pa.table(cols)
+
+
+def test_language_rows_top_languages_other_kept_rates_and_reasons():
+    t = _multilingual_attributes()
+    rows = R.language_rows(R.language_counts(t, "lid_fasttext_v1__lang"))
+    assert len(rows) == R.TOP_LANGUAGES + 1
+    assert [r.language for r in rows[:4]] == ["en", "zh", "ja", "ab"]
+    en, zh, ja = rows[:3]
+    assert (en.recipe, en.docs_in, en.kept) == ("eng_Latn", 40, 32) and en.kept_rate == 0.8
+    assert en.reasons == [("gopher_quality_v2:stop_word_count", 5), ("c4_v2:lines", 3)]
+    assert (zh.recipe, zh.docs_in, zh.kept) == ("cmn_Hani", 30, 17)
+    assert zh.reasons == [  # top 3 only, most documents first
+        ("lid_fasttext_v1:score", 6),
+        ("gopher_repetition_v2:dup_line_frac", 4),
+        ("fineweb_v2:line_punct_ratio", 2),
+    ]
+    assert (ja.docs_in, ja.kept, ja.kept_rate, ja.reasons) == (20, 20, 1.0, [])
+    # 15th: "am" (18 - 11 = 7 documents); the rest (an..ar: 6..2 docs, and "?": 1) is "other"
+    assert rows[14].language == "am" and rows[14].docs_in == 7
+    other = rows[-1]
+    assert other.language == "other (6 languages)" and other.languages == 6
+    assert (other.docs_in, other.kept) == (6 + 5 + 4 + 3 + 2 + 1, 5 + 4 + 3 + 2 + 1)
+    assert other.reasons == [
+        ("gopher_quality_v2:mean_word_length", 5),
+        ("lid_fasttext_v1:score", 1),
+    ]
+    assert other.recipe == "5 recipes"
+    assert sum(r.docs_in for r in rows) == t.num_rows
+    # no rest: no "other" row
+    assert [
+        r.language
+        for r in R.language_rows(R.language_counts(t.slice(0, 70), "lid_fasttext_v1__lang"))
+    ] == ["en", "zh"]
+
+
+def test_language_rows_without_recipe_column_or_language():
+    t = _multilingual_attributes(with_recipe=False)
+    rows = R.language_rows(R.language_counts(t, "lid_fasttext_v1__lang"), top=2)
+    assert [(r.language, r.recipe, r.docs_in) for r in rows[:2]] == [("en", "", 40), ("zh", "", 30)]
+    assert rows[-1].recipe == "" and rows[-1].docs_in == t.num_rows - 70
+    assert (
+        R.language_counts(t.drop_columns(["lid_fasttext_v1__lang"]), "lid_fasttext_v1__lang") == []
+    )
+    assert R.language_counts(None, "lid_fasttext_v1__lang") == []
+    assert R.plot_language_rows("t", [], "not curated yet").note == "not curated yet"
+
+
+def _lake_with(tmp_path, attrs):
+    lake = str(tmp_path / "lake")
+    n = attrs.num_rows if attrs is not None else 3
+    ids = [f"{i:040x}" for i in range(n)]
+    delta.write_table(
+        delta.table_uri(lake, "bronze/web_documents"),
+        pa.table({"doc_id": ids, "text": ["x" * 20] * n, "byte_length": [20] * n}),
+    )
+    if attrs is not None:
+        delta.write_table(delta.table_uri(lake, "silver/web_attributes"), attrs)
+    delta.write_table(
+        delta.table_uri(lake, delta.STAGE_RUNS),
+        pa.Table.from_pylist(
+            [_stage_run("curate", "r1", 1.0, tables={"silver/web_attributes": 0})],
+            schema=STAGE_RUNS_SCHEMA,
+        ),
+    )
+    return lake
+
+
+def test_report_page_has_the_language_table_and_plot(tmp_path):
+    lake = _lake_with(tmp_path, _multilingual_attributes())
+    page = R.build(lake, parse_params({}), None, tmp_path / "reports", tmp_path / "no-mix")
+    html = page.read_text()
+    table = html[html.index('<table class="languages">') :]
+    table = table[: table.index("</table>")]
+    cells = re.findall(
+        r"<tr><td>([^<]+)</td><td><code>([^<]*)</code></td><td>([^<]+)</td>"
+        r"<td>([^<]+)</td>\s*<td>([^<]+)</td>",
+        table,
+    )
+    assert len(cells) == R.TOP_LANGUAGES + 1
+    assert cells[0] == ("en", "eng_Latn", "40", "32", "80.0%")
+    assert cells[1] == ("zh", "cmn_Hani", "30", "17", "56.7%")
+    assert cells[-1] == ("other (6 languages)", "5 recipes", "21", "15", "71.4%")
+    assert "<code>lid_fasttext_v1:score (6)</code>" in table
+    assert "<code>gopher_quality_v2:stop_word_count (5)</code>" in table
+    assert "c4_v2:lines (1)" not in table  # zh's 4th reason is not shown
+    assert "documents per language (top 15 + other)" in html
+    imgs = dict(
+        re.findall(r'<img class="plot" alt="([^"]+)" src="data:image/png;base64,([^"]+)"', html)
+    )
+    assert base64.b64decode(imgs["web: language distribution (scored vs kept)"])[:4] == b"\x89PNG"
+
+
+def test_report_page_languages_older_lake_and_no_attributes(tmp_path):
+    lake = _lake_with(tmp_path / "old", _multilingual_attributes(with_recipe=False))
+    html = R.build(lake, parse_params({}), None, tmp_path / "r1", tmp_path / "no-mix").read_text()
+    assert "no recipe column (curated before per-language recipes)" in html
+    assert "<tr><td>en</td><td><code></code></td><td>40</td>" in html
+    lake = _lake_with(tmp_path / "none", None)
+    html = R.build(lake, parse_params({}), None, tmp_path / "r2", tmp_path / "no-mix").read_text()
+    assert '<table class="languages">' not in html
+    assert "not curated yet" in html
