@@ -73,6 +73,6 @@ def test_card_has_every_section_with_numbers():
     assert "MIT: 4 documents" in md and "Common Crawl Terms of Use" in md
     assert "30 dropped (30.0%)" in md and "7 of 70 documents removed (10.0%)" in md
     # thresholds are the filters' resolved values, not just the params.yaml overrides
-    assert "`gopher_quality_v1`:" in md and "min_" in md
+    assert "`gopher_quality_v2`:" in md and "min_" in md  # the default web pipeline (v2)
     assert '"bands": 14' in md and "Presidio" in md and "- code: API keys" in md
     assert "code/python is up-sampled x2.50" in md and "made for a test" in md

@@ -31,7 +31,12 @@ def _spec(**over):
 def test_sample_spec_is_valid():
     spec, path = load_spec("sample", ROOT / "configs/mixtures")
     assert spec.name == "sample" == path.stem
-    assert [s.name for s in spec.sources] == ["web/en", "web/other", "code/python"]
+    assert [s.name for s in spec.sources] == [
+        "web/en",
+        "web/zh+ja+ko",
+        "web/other-languages",
+        "code/python",
+    ]
     assert spec.table_versions() == {
         "gold/web_documents": "latest",
         "silver/web_attributes": "latest",
@@ -65,6 +70,51 @@ def test_unknown_and_bad_keys_are_named(tmp_path):
         load_spec(str(p))
     with pytest.raises(ConfigError, match="not found"):
         load_spec("does-not-exist", tmp_path)
+
+
+def test_sample_spec_weights_web_by_language_and_survives_an_empty_source():
+    """The sample mixture splits web text by language (each document in exactly one web
+    source); a language source that selects nothing (here zh+ja+ko) gets rate 0 and the others
+    are planned as usual (capped at max_rate): the mix stage does not fail on it."""
+    from lmdata.mixture.card import render
+    from lmdata.mixture.spec import language_matches
+
+    spec, _ = load_spec("sample", ROOT / "configs/mixtures")
+    web = [s for s in spec.sources if s.kind == "web"]
+    for lang, want in [("en", "web/en"), ("zh", "web/zh+ja+ko"), ("JA", "web/zh+ja+ko"),
+                       ("ko", "web/zh+ja+ko"), ("ru", "web/other-languages"),
+                       ("de", "web/other-languages"), (None, "web/other-languages")]:  # fmt: skip
+        assert [s.name for s in web if language_matches(s, lang)] == [want], lang
+    assert {s.name: s.weight for s in web} == {
+        "web/en": 0.25,
+        "web/zh+ja+ko": 0.15,
+        "web/other-languages": None,
+    }
+    natural = {"web/en": 100.0, "web/zh+ja+ko": 0.0, "web/other-languages": 50.0}
+    natural["code/python"] = 10_000.0
+    p = plan(spec, natural)
+    assert p["web/zh+ja+ko"].rate == 0.0 and p["web/zh+ja+ko"].target == 0.0
+    assert p["web/en"].rate == spec.sampling.max_rate == p["web/other-languages"].rate
+    assert 0 < p["code/python"].rate < 1
+    assert sum(x.weight for x in p.values()) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match=r"web/zh\+ja\+ko: no documents"):
+        plan(spec, natural, strict=True)
+    # the dataset card names the empty source
+    sources = [
+        {"name": s.name, "table": s.table, "delta_version": 0, "filter": s.filter_dict(),
+         "weight": p[s.name].weight, "documents": 0 if s.name == "web/zh+ja+ko" else 1,
+         "tokens": 0 if s.name == "web/zh+ja+ko" else 10}
+        for s in spec.sources
+    ]  # fmt: skip
+    manifest = {
+        "mixture": "sample", "version": 1, "created_at": "2026-01-01T00:00:00Z", "seed": 1,
+        "spec": {"plan": {k: {"rate": v.rate} for k, v in p.items()}}, "sources": sources,
+        "shards": [], "totals": {"documents": 3, "tokens": 30, "tokens_by_language": {"en": 30}},
+        "tokenizer": {"dtype": "uint16", "vocab_size": 4096, "eod_id": 0, "sha256": "0" * 64},
+    }  # fmt: skip
+    card = render(manifest, {}, {})
+    assert "- web/zh+ja+ko has no documents in the pinned tables." in card
+    assert "| web/zh+ja+ko | gold/web_documents@v0 |" in card
 
 
 def test_languages_are_normalised():
