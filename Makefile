@@ -75,7 +75,7 @@ BENCH_PEERS := bench/out/datatrove-venv/bin/python bench/out/peer-venv/bin/pytho
 
 bench/out/datatrove-venv/bin/python: # datatrove: its own venv, not in the lock (bench/README.md)
 	$(PY312) -m venv bench/out/datatrove-venv
-	bench/out/datatrove-venv/bin/pip install -q "datatrove[processing]==0.10.1" spacy warcio faust-cchardet python-magic orjson
+	bench/out/datatrove-venv/bin/pip install -q "datatrove[processing]==0.10.1" spacy warcio faust-cchardet python-magic orjson jieba sudachipy sudachidict-core "kiwipiepy<0.22" "kiwipiepy-model<0.22" pythainlp indic-nlp-library pyvi pyyaml
 
 bench/out/peer-venv/bin/python: # text-dedup 0.4.1 needs Python >= 3.12
 	$(PY312) -m venv bench/out/peer-venv
@@ -88,6 +88,7 @@ eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup) -> BENCH
 	$(PY) -m bench.eval_langid_toxicity
 	$(PY) -m bench.eval_pii
 	$(PY) -m bench.eval_dedup
+	$(PY) -m bench.eval_multilingual
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check src tests dags spark_jobs bench
