@@ -36,7 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("LMDATA_SHARED_DATA", ROOT.parent / "shared" / "data"))
 SECTION = "Quality heuristics vs human labels"
-HEURISTICS = ("gopher_quality_v1", "gopher_repetition_v1", "c4_v1", "fineweb_v1")
+FAMILIES = ("gopher_quality_", "gopher_repetition_", "c4_", "fineweb_")
+
+
+def _heuristics() -> tuple[str, ...]:
+    """The four heuristic filters of the default web pipeline, whatever versions it names."""
+    from lmdata.config import DEFAULT_WEB_FILTERS
+
+    return tuple(n for f in FAMILIES for n in DEFAULT_WEB_FILTERS if n.startswith(f))
 
 
 def load(path: Path) -> list[dict]:
@@ -111,6 +118,7 @@ def score_docs(texts: list[str]):
 def evaluate(data: Path) -> dict:
     from lmdata.filters.registry import get_filter
 
+    HEURISTICS = _heuristics()
     d = data / "dclm-quality-annotations"
     majority = load(d / "majority_data.jsonl")
     agree_texts = {r["text"] for r in load(d / "agreement_data.jsonl")}
@@ -176,7 +184,7 @@ def sweep(pipeline, scores, labels, subsets, out) -> list[dict]:
     }
     found = []
     for f in pipeline.filters:
-        if f.name not in HEURISTICS:
+        if f.name not in _heuristics():
             continue
         for key, default in f.default_thresholds.items():
             if isinstance(default, bool) or default is None:
