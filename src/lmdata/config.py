@@ -146,7 +146,7 @@ class DedupConfig(_Strict):
 
 
 DEFAULT_WEB_FILTERS: dict[str, dict[str, Any] | None] = {
-    "lid_fasttext_v1": {},
+    "lid_fasttext_v2": {},  # lid.176 + probability of the label's macrolanguage group
     "gopher_repetition_v2": {},  # *_v2: per-language recipes (FineWeb-2), lmdata.lang.recipes
     "gopher_quality_v2": {},
     "c4_v2": {},
@@ -279,7 +279,7 @@ class QualityConfig(_Strict):
     pii_sample_rows: int | None = Field(None, gt=0)  # re-scan at most N gold rows (null: all)
     max_language_tvd: float = Field(0.5, ge=0, le=1)  # vs the previous version of the table
     min_drift_rows: int = Field(10, ge=1)  # fewer rows in either version: drift not checked
-    web_languages: list[str] | None = None  # null: lid_fasttext_v1's allow-list, else any label
+    web_languages: list[str] | None = None  # null: the lid filter's allow-list, else any label
     code_languages: list[str] | None = None  # null: any language
 
 
@@ -343,6 +343,15 @@ class TrainConfigParams(_Strict):
     remote: TrainRemoteConfig = Field(default_factory=TrainRemoteConfig)
 
 
+class LakeConfig(_Strict):
+    """Delta maintenance (lake_maintenance DAG): OPTIMIZE (+ Z-ORDER) and VACUUM."""
+
+    vacuum_retention_hours: float = Field(720.0, ge=0)
+    optimize: bool = True
+    tables: list[str] = Field(default_factory=list)  # empty: every Spark-written table
+    zorder: dict[str, list[str]] = Field(default_factory=dict)
+
+
 class Params(_Strict):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     ingest_cc: IngestCCConfig = Field(default_factory=IngestCCConfig)
@@ -351,6 +360,7 @@ class Params(_Strict):
     curate: CurateConfig = Field(default_factory=CurateConfig)
     train: TrainConfigParams = Field(default_factory=TrainConfigParams)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    lake: LakeConfig = Field(default_factory=LakeConfig)
 
 
 def _format_error(source: str, err: ValidationError) -> str:

@@ -11,9 +11,9 @@ from lmdata.spark.stages import get_stage
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.spark
 LOOSE = (
-    "curate.web.pipeline={gopher_repetition_v1: {max_top_2gram_char_frac: 0.9, "
-    "max_top_4gram_char_frac: 0.9}, gopher_quality_v1: {min_stop_word_count: 0, "
-    "min_alpha_word_frac: 0.1, min_word_count: 5, min_mean_word_length: 1}, c4_v1: {}, fineweb_v1: {}}"
+    "curate.web.pipeline={gopher_repetition_v2: {max_top_2gram_char_frac: 0.9, "
+    "max_top_4gram_char_frac: 0.9}, gopher_quality_v2: {min_stop_word_count: 0, "
+    "min_alpha_word_frac: 0.1, min_word_count: 5, min_mean_word_length: 1}, c4_v2: {}, fineweb_v2: {}}"
 )
 
 
@@ -58,7 +58,7 @@ def test_curate_scores_decides_and_redecides_without_rescoring(spark, tmp_path):
     attrs = delta.read_arrow(attrs_uri).to_pylist()
     assert len(attrs) == 17 and s.rows_in == 17
     assert all(
-        a["gopher_quality_v1__word_count"] >= 0 and a["curate_run_id"] == "c1" for a in attrs
+        a["gopher_quality_v2__word_count"] >= 0 and a["curate_run_id"] == "c1" for a in attrs
     )
     kept = {r["doc_id"] for r in delta.read_arrow(kept_uri).to_pylist()}
     assert kept == {a["doc_id"] for a in attrs if a["drop_reason"] is None}

@@ -142,9 +142,9 @@ def test_gates_pass_good_batches_and_fail_broken_ones(spark, tmp_path):
     assert {r["version"] for r in stored} == {1} and not all(r["success"] for r in stored)
 
     # a filter that removed everything: the curate batch keeps nothing
-    gone = _attrs(_docs(12, EN, "all"), "en", "r3", reason="c4_v1:kept_char_frac")
+    gone = _attrs(_docs(12, EN, "all"), "en", "r3", reason="c4_v2:kept_char_frac")
     _write(lake, "silver/web_attributes", gone)
     code, stats = _validate(lake, reports, "--table", "silver/web_attributes", "--run-id", "gone")
     assert code == EXIT_FATAL
-    assert "column=kept_rate" in stats.error and "filter:c4_v1" in stats.error
+    assert "column=kept_rate" in stats.error and "filter:c4_v2" in stats.error
     assert "filter:lid_fasttext_v1" not in stats.error  # only the filter that removed everything

@@ -178,10 +178,12 @@ class FilterPipeline:
     document are resolved for ITS language (the label of the language-ID filter): filter defaults
     <- the recipe's values (each filter's ``recipe_thresholds``; lid_fasttext_v1 takes the
     recipe's language score) <- the ``steps`` overrides <- ``languages[<label>][<filter>]``
-    overrides; and every result carries the recipe key as the ``recipe`` label.
+    overrides; and every result carries the ``language`` (the language-ID label; absent without
+    one) and the recipe key (``recipe``) as labels.
     """
 
     RECIPE_LABEL = "recipe"
+    LANGUAGE_LABEL = "language"
 
     def __init__(
         self,
@@ -273,9 +275,9 @@ class FilterPipeline:
 
     def label_keys(self) -> list[str]:
         """String attributes some filters derive from their scores (e.g. lid_fasttext_v1.lang),
-        and ``recipe`` when recipes are on."""
+        and ``language`` + ``recipe`` when recipes are on."""
         keys = [k for f in self.filters for k in getattr(f, "label_keys", lambda: [])()]
-        return [*keys, self.RECIPE_LABEL] if self.recipes else keys
+        return [*keys, self.LANGUAGE_LABEL, self.RECIPE_LABEL] if self.recipes else keys
 
     def labels(self, scores: Mapping[str, float]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -289,7 +291,10 @@ class FilterPipeline:
         if self.recipes:
             from lmdata.lang.recipes import recipe_for
 
-            out[self.RECIPE_LABEL] = recipe_for(doc_language(out)).key
+            lang = doc_language(out)
+            if lang is not None:
+                out[self.LANGUAGE_LABEL] = lang
+            out[self.RECIPE_LABEL] = recipe_for(lang).key
         return out
 
     def thresholds_for(self, lang: str | None) -> list[dict[str, Any]]:

@@ -27,7 +27,8 @@ Rules follow datatrove's current implementation (the reference FineWeb-2 ran), w
 - ``c4_v2``: C4's line pass with the script's sentence terminals and sentence counting (CJK
   full-width terminals need no following space); words per line counted with the language's
   tokenizer for unsegmented scripts; for Thai and Lao (sentences are not ended by punctuation)
-  the terminal-punctuation line rule is off and a space counts as a sentence boundary.
+  the terminal-punctuation line rule is off and a chunk between spaces with >= 3 words counts
+  as a sentence.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from lmdata.filters.heuristics import (
     BULLETS,
     C4,
     C4_ELLIPSIS,
+    C4_MIN_WORDS_PER_LINE,
     DUP_NGRAM_LIMITS,
     ELLIPSES,
     FINEWEB_SHORT_LINE_LENGTH,
@@ -130,7 +132,7 @@ class GopherQualityV2(LanguageAware, GopherQuality):
             "max_mean_word_length": recipe.max_avg_word_length,
             "min_alpha_word_frac": recipe.min_alpha_word_frac,
             # no stop-word list (fallback recipes): the rule cannot apply
-            "min_stop_word_count": 2 if recipe.stop_words else None,
+            "min_stop_word_count": recipe.min_stop_words if recipe.stop_words else None,
         }
 
 
@@ -246,7 +248,10 @@ class C4V2(LanguageAware, C4):
             return len(tk.words(line, kind)) if segmented else len(split)
 
         def line_sentences(line: str, split: list[str]) -> int:
-            # Thai/Lao: a space separates sentences (and clauses); elsewhere the terminals count
-            return tk.count_sentences(line) if recipe.sentence_punct else len(split)
+            if recipe.sentence_punct:
+                return tk.count_sentences(line)
+            # Thai/Lao: a space separates sentences (and clauses): a chunk between spaces is a
+            # sentence when it holds >= 3 words (a space-separated word list has none)
+            return sum(1 for c in split if len(tk.words(c, kind)) >= C4_MIN_WORDS_PER_LINE)
 
         return self._line_pass(text, ends_line, line_words, line_sentences)

@@ -58,16 +58,28 @@ SCRIPT_SEGMENTER = {
 NO_SENTENCE_PUNCT_SCRIPTS = frozenset({"Thai", "Laoo"})
 
 
-#: lmdata's documented departures from FineWeb-2's values, applied on top of its configuration
-#: (key -> field -> value). Each one is a case where FineWeb-2's threshold, calibrated on GlotLID
-#: scores and spaCy/PyThaiNLP tokens of its own crawl, rejects most CLEAN web text of the language
-#: in `make eval` (BENCHMARKS.md, "Multilingual curation"); FineWeb-2's own removal rate for these
-#: languages is in the same table.
+#: lmdata's calibration of FineWeb-2's values for OUR language-ID model and tokenizers (applied
+#: to every FineWeb-2 / fallback recipe, never to English), measured by `make eval`
+#: (BENCHMARKS.md, "Multilingual curation"; FineWeb-2's own removal rates are in the same table):
+#:
+#: - language score: FineWeb-2's thresholds are GlotLID probabilities. lid.176 is less sure of
+#:   itself on clean pages of many languages (median top-1 probability: Latin 0.61, Slovenian
+#:   0.66, Mongolian 0.87 vs FineWeb-2's 0.73 / 0.60 / 0.89). The minimum is capped at 0.5,
+#:   CCNet's lid.176 threshold for every language (Wenzek et al. 2019); English keeps FineWeb's
+#:   0.65. (Close varieties that split lid.176's probability are handled by lid_fasttext_v2's
+#:   group score, not by the cap.)
+#: - alphabetic-token ratio: FineWeb-2's minimum (0.74-0.91; datatrove counts every punctuation
+#:   token in the denominator) sits at the median of clean prose for several languages (Basque
+#:   0.77, Armenian 0.76, Thai 0.80 with its period abbreviations พ.ศ.). Capped at 0.7: pages of
+#:   numbers and symbols stay far below it.
+LID_MIN_SCORE_CAP = 0.5
+ALPHA_WORD_FRAC_CAP = 0.7
+#: per-recipe departures beyond the caps (key -> field -> value), each with its reason
 ADJUSTMENTS: dict[str, dict[str, float]] = {
-    # Thai news/web text writes dates and titles with period abbreviations (พ.ศ. 2559, ก.พ.) and
-    # Arabic digits: 10-25% of tokens are non-alphabetic, FineWeb-2 asks for >= 90% (it removed
-    # 70% of its Thai documents)
-    "tha_Thai": {"min_alpha_word_frac": 0.7},
+    # FineWeb-2's Telugu list has 9 words, three of them Wikipedia village-stub vocabulary
+    # (కేంద్రం centre, గ్రామం village, దూరంలో at a distance): a third of clean Telugu pages hold
+    # fewer than two of them; one is required instead
+    "tel_Telu": {"min_stop_words": 1},
 }
 
 
@@ -90,11 +102,19 @@ class Recipe:
     max_avg_word_length: float | None
     min_alpha_word_frac: float | None
     sentence_punct: bool = True
+    min_stop_words: int = 2  # distinct stop words a document needs (FineWeb-2: 2)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_english(self) -> bool:
         return self.key == ENGLISH_KEY
+
+    @property
+    def lid_min_score(self) -> float | None:
+        """The minimum lid.176 probability for this language (see LID_MIN_SCORE_CAP)."""
+        if self.language_score is None or self.is_english:
+            return self.language_score
+        return min(self.language_score, LID_MIN_SCORE_CAP)
 
 
 @lru_cache(maxsize=1)
@@ -106,6 +126,10 @@ def _data() -> dict[str, Any]:
 def _disabled_if_nonpositive(v: float | None) -> float | None:
     # datatrove tests ``if self.threshold and ...``: FineWeb-2 writes 0 (or -1) for "off"
     return None if v is None or v <= 0 else float(v)
+
+
+def _cap(v: float | None, cap: float) -> float | None:
+    return None if v is None else min(v, cap)
 
 
 def _segmenter_for(script: str) -> str:
@@ -135,7 +159,9 @@ def _from_config(key: str, source: str, script: str, cfg: Mapping[str, Any]) -> 
         new_line_ratio=_disabled_if_nonpositive(cfg["new_line_ratio"]),
         min_avg_word_length=_disabled_if_nonpositive(cfg["min_avg_word_length"]),
         max_avg_word_length=_disabled_if_nonpositive(cfg["max_avg_word_length"]),
-        min_alpha_word_frac=_disabled_if_nonpositive(cfg["max_non_alpha_words_ratio"]),
+        min_alpha_word_frac=_cap(
+            _disabled_if_nonpositive(cfg["max_non_alpha_words_ratio"]), ALPHA_WORD_FRAC_CAP
+        ),
         sentence_punct=script not in NO_SENTENCE_PUNCT_SCRIPTS,
     )
     return replace(recipe, **adjust) if adjust else recipe

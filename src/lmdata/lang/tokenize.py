@@ -6,8 +6,8 @@ language's recipe names, :mod:`lmdata.lang.recipes`):
 - ``"en"``: the regex tokenizer the English filters always used
   (:func:`lmdata.filters.text_utils.tokens`), so English scores do not move;
 - ``"regex"``: a Unicode-aware splitter for every space-delimited script (``regex`` package):
-  words are runs of letters, combining marks (Devanagari, Bengali, Tamil vowel signs...), digits and
-  ``_``, joined by ``' ’ - .`` inside a word; an elided article or preposition of one or two
+  words are runs of letters, combining marks (Devanagari, Bengali, Tamil vowel signs...), digits,
+  ``_`` and the zero-width (non-)joiners, joined by ``' ’ - .`` inside a word; an elided article or preposition of one or two
   letters (French/Italian/Catalan ``l'``, ``d'``, ``dell'``-style ``l'``) is split off as its own
   token, as spaCy does, because FineWeb-2's stop-word lists count ``l'`` and ``d'``; a run of other
   symbols is one token. Characters of scripts written without spaces (Han, kana, Thai, Lao, Khmer,
@@ -38,7 +38,8 @@ from lmdata.errors import ConfigError
 UNSEGMENTED_SCRIPTS = (
     r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
 )
-_WORD_CHAR = rf"[[\p{{L}}\p{{M}}\p{{N}}_]--[{UNSEGMENTED_SCRIPTS}]]"
+# ZWNJ/ZWJ (U+200C/D) are part of words in Persian and the Indic scripts
+_WORD_CHAR = rf"[[\p{{L}}\p{{M}}\p{{N}}_\u200c\u200d]--[{UNSEGMENTED_SCRIPTS}]]"
 TOKEN_RE = regex.compile(
     rf"(?<!{_WORD_CHAR})[\p{{L}}]{{1,2}}['’](?={_WORD_CHAR})"  # elision: l' d' (FR/IT/CA)
     rf"|[{UNSEGMENTED_SCRIPTS}]"  # one character of a script without spaces

@@ -43,7 +43,9 @@ DEFAULT_SPEC_DIR = "configs/mixtures"
 WEB_TABLE = "gold/web_documents"
 CODE_TABLE = "gold/code_files"
 WEB_LANG_TABLE = "silver/web_attributes"
-WEB_LANG_COLUMN = "lid_fasttext_v1__lang"  # the lid_fasttext_v1.lang label of curate
+WEB_LANG_COLUMN = (
+    "language"  # the language attribute of curate (older lakes: lid_fasttext_v1__lang)
+)
 
 # table -> (kind, where the language comes from: (table, column)); the language of a web
 # document is the language-ID label curate stored in silver/web_attributes.

@@ -33,6 +33,7 @@ from typing import Any
 
 from lmdata.config import load_params, resolve_lake
 from lmdata.lake import delta
+from lmdata.lang import LEGACY_LANGUAGE_COLUMNS, language_column
 from lmdata.quality.gate import read_stage_runs, read_validations
 from lmdata.quality.suites import ATTRIBUTES_TABLE, DEDUP_TABLE, reports_dir
 
@@ -41,7 +42,7 @@ SOURCES = {
         "bronze": "bronze/web_documents",
         "gold": "gold/web_documents",
         "bytes": "byte_length",
-        "language": "lid_fasttext_v1__lang",
+        "language": "language",  # lmdata.lang.LANGUAGE_COLUMN (older lakes: language_column)
         "pii_prefix": "pii_presidio_v1__",
     },
     "code": {
@@ -290,7 +291,11 @@ def language_rows(
 def language_table(source: str, data: RunData) -> tuple[list[LanguageRow], str]:
     """The per-language rows of the run's attributes table, and a note ("" when all is there)."""
     col = SOURCES[source]["language"]
-    attrs = data.arrow(ATTRIBUTES_TABLE[source], [col, RECIPE, "drop_reason"])
+    attrs = data.arrow(
+        ATTRIBUTES_TABLE[source], [col, *LEGACY_LANGUAGE_COLUMNS, RECIPE, "drop_reason"]
+    )
+    if attrs is not None and source == "web":
+        col = language_column(attrs.column_names) or col
     if attrs is None:
         return [], "not curated yet"
     if col not in attrs.column_names:

@@ -47,7 +47,7 @@ class TableSpec:
     language_column: str | None  # the column the language mix is read from (None: joined)
 
 
-LID_LANG = "lid_fasttext_v1__lang"
+LID_LANG = "language"  # lmdata.lang.LANGUAGE_COLUMN; older lakes: lmdata.lang.language_column
 TABLES: dict[str, TableSpec] = {
     t.table: t
     for t in (
@@ -131,7 +131,9 @@ def web_languages(params) -> list[str]:
     q = params.quality
     if q.web_languages is not None:
         return sorted(q.web_languages)
-    lid = (params.curate.web.pipeline.get("lid_fasttext_v1") or {}).get("languages")
+    pipeline = params.curate.web.pipeline
+    lid_cfg = pipeline.get("lid_fasttext_v2", pipeline.get("lid_fasttext_v1"))
+    lid = (lid_cfg or {}).get("languages")
     return sorted(lid) if lid else list(LANGUAGES)
 
 

@@ -17,13 +17,13 @@ from lmdata.lang.recipes import recipe_for
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "multilingual" / "filter_sentences.json"
 SENTENCES: dict[str, list[str]] = json.loads(FIXTURE.read_text(encoding="utf-8"))
 V2 = {
-    "lid_fasttext_v1": {},
+    "lid_fasttext_v2": {},
     "gopher_repetition_v2": {},
     "gopher_quality_v2": {},
     "c4_v2": {},
     "fineweb_v2": {},
 }
-V1 = {k.replace("_v2", "_v1"): v for k, v in V2.items()}
+V1 = {k.replace("_v2", "_v1"): v for k, v in V2.items()}  # the English-only pipeline
 EXPECTED_RECIPE = {
     "zh": "cmn_Hani",
     "ja": "jpn_Jpan",
@@ -66,7 +66,7 @@ def word_list_doc(lang: str) -> str:
 @pytest.mark.parametrize("lang", sorted(EXPECTED_RECIPE))
 def test_clean_text_passes_with_its_recipe(pipeline: FilterPipeline, lang: str) -> None:
     res = pipeline.apply(clean_doc(lang))
-    assert res.labels["lid_fasttext_v1.lang"] == lang
+    assert res.labels["lid_fasttext_v2.lang"] == res.labels["language"] == lang
     assert res.labels["recipe"] == EXPECTED_RECIPE[lang]
     assert res.keep, (lang, res.reason)
 
@@ -75,7 +75,7 @@ def test_clean_text_passes_with_its_recipe(pipeline: FilterPipeline, lang: str) 
 def test_repetitive_and_word_list_twins_fail(pipeline: FilterPipeline, lang: str) -> None:
     rep = pipeline.apply(repeated_doc(lang))
     assert not rep.keep
-    assert rep.reason.split(":")[0] in {"gopher_repetition_v2", "lid_fasttext_v1", "c4_v2"}
+    assert rep.reason.split(":")[0] in {"gopher_repetition_v2", "lid_fasttext_v2", "c4_v2"}
     wl = pipeline.apply(word_list_doc(lang))
     assert not wl.keep, lang
 
@@ -98,7 +98,9 @@ def test_thresholds_follow_the_document_language(pipeline: FilterPipeline) -> No
     en = pipeline.thresholds_for("en")
     i = pipeline.names.index("gopher_quality_v2")
     assert zh[i]["max_mean_word_length"] == 5 and en[i]["max_mean_word_length"] == 10
-    assert pipeline.thresholds_for("de")[0]["min_score"] == pytest.approx(0.821)  # language_score
+    # lid.176 minimum: FineWeb-2's language_score capped at 0.5 (CCNet); English: FineWeb's 0.65
+    assert pipeline.thresholds_for("de")[0]["min_score"] == 0.5
+    assert pipeline.thresholds_for("sl")[0]["min_score"] == pytest.approx(0.5)
     assert en[0]["min_score"] == 0.65
 
 
@@ -155,3 +157,30 @@ def test_sentence_terminals_of_every_script() -> None:
         assert tk.ends_sentence(line), line
     assert not tk.ends_sentence("Home | About us")
     assert tk.count_sentences("第一句。第二句！第三句？") == 3
+
+
+def test_group_score_keeps_croatian_that_lid176_splits_across_hr_sr_bs_sh() -> None:
+    from lmdata.filters.langid import LidFastTextV2
+
+    doc = (
+        "Hrvatska je država u srednjoj i jugoistočnoj Europi. Glavni grad je Zagreb, koji je "
+        "ujedno i najveći grad u državi. Hrvatska ima dugu obalu na Jadranskom moru i više od "
+        "tisuću otoka. Službeni jezik je hrvatski, a valuta je euro od početka 2023. godine."
+    )
+    s = LidFastTextV2().score(doc)
+    assert s["lid_fasttext_v2.group_score"] >= s["lid_fasttext_v2.score"]
+    assert s["lid_fasttext_v2.group_score"] > 0.8
+
+
+def test_toxicity_classifier_applies_to_english_only_with_recipes(pipeline) -> None:
+    p = FilterPipeline.from_config({**V2, "toxicity_v1": {}})
+    i = p.names.index("toxicity_v1")
+    assert p.thresholds_for("en")[i]["max_classifier_prob"] == 0.5
+    assert p.thresholds_for("eu")[i]["max_classifier_prob"] is None
+    assert p.thresholds_for("eu")[i]["max_wordlist_frac"] == 0.02  # the word list still applies
+
+
+def test_recipe_calibration_caps_and_adjustments() -> None:
+    assert recipe_for("eu").min_alpha_word_frac == 0.7  # FineWeb-2: 0.788
+    assert recipe_for("en").min_alpha_word_frac == 0.8  # English untouched
+    assert recipe_for("te").min_stop_words == 1 and recipe_for("te").source == "fineweb2+lmdata"

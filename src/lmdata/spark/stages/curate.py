@@ -49,7 +49,6 @@ CARRY = {
     ),
 }
 _PIPELINES: dict[str, Any] = {}  # per Python worker: config json -> FilterPipeline
-LANG_COLUMN = "lid_fasttext_v1__lang"  # the language label (recipe choice) of a document
 
 
 def score_column(key: str) -> str:
@@ -270,6 +269,7 @@ def _transform_batches(batches, cfg_json: str, out_schema: pa.Schema):
     lines -> the filters' text transforms (C4 line removal, PII redaction)."""
     from lmdata.dedup.lines import remove_lines
     from lmdata.filters.normalize import NormalizeOptions, normalize
+    from lmdata.lang import language_column
 
     cfg = json.loads(cfg_json)
     opts = NormalizeOptions.from_mapping(cfg["normalize"]) if cfg["normalize"] is not None else None
@@ -282,9 +282,8 @@ def _transform_batches(batches, cfg_json: str, out_schema: pa.Schema):
             if "repeated_lines_idx" in names
             else [None] * batch.num_rows
         )
-        langs = (
-            batch.column(LANG_COLUMN).to_pylist() if LANG_COLUMN in names else [None] * len(texts)
-        )
+        lang_col = language_column(names)
+        langs = batch.column(lang_col).to_pylist() if lang_col else [None] * len(texts)
         out = []
         for t, idx, lang in zip(texts, idxs, langs, strict=True):
             t = t or ""
@@ -575,6 +574,7 @@ class CurateStage(Stage):
         from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
+        from lmdata.lang import language_column
         from lmdata.spark.io import read_delta, to_arrow_schema, write_delta
 
         cfg_json = self._cfg_json(ctx)
@@ -604,7 +604,11 @@ class CurateStage(Stage):
                 ctx.stats.dropped[r["drop_reason"]] += r["count"]
         keep_ids = new_attrs.where(F.col("drop_reason").isNull()).select(
             "doc_id",
-            *[c for c in ("repeated_lines_idx", LANG_COLUMN) if c in new_attrs.columns],
+            *[
+                c
+                for c in ("repeated_lines_idx", language_column(new_attrs.columns))
+                if c and c in new_attrs.columns
+            ],
         )
         old_kept, _ = read_delta(ctx.spark, kept)
         still = old_kept.join(keep_ids.select("doc_id"), "doc_id", "left_semi")

@@ -53,8 +53,8 @@ _KEY_SCHEMA = pa.schema(
 )
 
 
-#: where a document's language comes from, for per-language shingles: (table, column)
-LANGUAGE_FROM = {"web": ("silver/web_attributes", "lid_fasttext_v1__lang")}
+#: where a document's language comes from, for per-language shingles (its `language` column)
+LANGUAGE_FROM = {"web": "silver/web_attributes"}
 
 
 def _hash64(key: str | None) -> int | None:
@@ -159,12 +159,15 @@ class DedupStage(Stage):
         url_expr = F.col(url_col) if url_col else F.lit(None).cast("string")
         key_in = docs.select("doc_id", url_expr.alias("url"), "text")
         lang_from = LANGUAGE_FROM.get(ctx.args.source)
-        if cfg.fuzzy.shingle == "language" and lang_from and delta.exists(ctx.table(lang_from[0])):
+        if cfg.fuzzy.shingle == "language" and lang_from and delta.exists(ctx.table(lang_from)):
             # per-language shingles: the language curate found (silver attributes)
-            la, _ = read_delta(ctx.spark, ctx.table(lang_from[0]))
-            if lang_from[1] in la.columns:
+            from lmdata.lang import language_column
+
+            la, _ = read_delta(ctx.spark, ctx.table(lang_from))
+            lang_col = language_column(la.columns)
+            if lang_col:
                 key_in = key_in.join(
-                    la.select("doc_id", F.col(lang_from[1]).alias("language")), "doc_id", "left"
+                    la.select("doc_id", F.col(lang_col).alias("language")), "doc_id", "left"
                 )
         keys = key_in.mapInArrow(
             lambda it: _key_batches(it, exact_json, fuzzy_json), spark_schema(_KEY_SCHEMA)

@@ -190,7 +190,8 @@ class MixStage(Stage):
 
         from pyspark.sql import functions as F
 
-        from lmdata.mixture.spec import CODE_TABLE, WEB_LANG_COLUMN, WEB_LANG_TABLE, WEB_TABLE
+        from lmdata.lang import language_column
+        from lmdata.mixture.spec import CODE_TABLE, WEB_LANG_TABLE, WEB_TABLE
         from lmdata.spark.io import read_delta
 
         base: dict[str, Any] = {}
@@ -200,8 +201,9 @@ class MixStage(Stage):
                 attrs, _ = read_delta(
                     ctx.spark, ctx.table(WEB_LANG_TABLE), versions[WEB_LANG_TABLE]
                 )
-                if WEB_LANG_COLUMN in attrs.columns:
-                    lang = attrs.select("doc_id", F.col(WEB_LANG_COLUMN).alias("language"))
+                lang_col = language_column(attrs.columns)
+                if lang_col:
+                    lang = attrs.select("doc_id", F.col(lang_col).alias("language"))
                     df = df.join(lang, "doc_id", "left")
                 else:
                     df = df.withColumn("language", F.lit(None).cast("string"))

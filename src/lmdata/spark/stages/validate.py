@@ -237,16 +237,24 @@ class ValidateStage(Stage):
         return r["left"] / r["n"] if r["n"] else None
 
     def _languages(self, ctx, spec, df) -> dict[str, int] | None:
+        from lmdata.lang import language_column
         from lmdata.quality.suites import ATTRIBUTES_TABLE, LID_LANG
         from lmdata.spark.io import read_delta
 
         col = spec.language_column
         if col is None:
             return None
-        if col not in df.columns:  # gold web: the language label lives in the attributes
-            auri = ctx.table(ATTRIBUTES_TABLE[spec.source])
-            if not delta.exists(auri):
-                return None
-            a, _ = read_delta(ctx.spark, auri)
-            df = df.select("doc_id").join(a.select("doc_id", LID_LANG), "doc_id", "left")
+        if col == LID_LANG:  # web: the language attribute of curate (or an older lake's column)
+            if language_column(df.columns) is None:  # gold: it lives in the attributes
+                auri = ctx.table(ATTRIBUTES_TABLE[spec.source])
+                if not delta.exists(auri):
+                    return None
+                a, _ = read_delta(ctx.spark, auri)
+                src_col = language_column(a.columns)
+                if src_col is None:
+                    return None
+                df = df.select("doc_id").join(
+                    a.select("doc_id", a[src_col].alias(LID_LANG)), "doc_id", "left"
+                )
+            col = language_column(df.columns)
         return {str(r[col]): r["count"] for r in df.groupBy(col).count().collect()}
