@@ -9,6 +9,7 @@ UV_VERSION := 0.13.8
 TORCH_VERSION ?= 2.13.0
 MEGATRON_CORE_VERSION ?= 0.16.1
 STAMP := $(VENV)/.lmdata-installed
+JARS_STAMP := $(VENV)/jars/.fetched
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export LMDATA_HOME := $(CURDIR)
@@ -17,12 +18,18 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup java browser postgres run test test-unit test-spark test-dags lint bench eval airflow lock clean
+.PHONY: help setup jars java browser postgres run test test-unit test-spark test-dags lint bench eval airflow lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: java browser $(STAMP) ## venv + locked packages + torch (CPU) + Java 17 + Chromium (idempotent)
+setup: java browser $(STAMP) $(JARS_STAMP) ## venv + locked packages + torch (CPU) + Delta/S3 jars + Java 17 + Chromium (idempotent)
+
+jars: $(JARS_STAMP) ## the pinned JVM jars of infra/jars.lock (delta-spark, hadoop-aws, AWS SDK v2) -> .venv/jars, sha256-verified
+
+$(JARS_STAMP): infra/jars.lock $(STAMP)
+	$(PY) -m lmdata.lake.jars fetch --dest $(VENV)/jars >/dev/null
+	@touch $@
 
 java: ## install Java 17 with apt if no java is on PATH
 	@if ! command -v java >/dev/null 2>&1; then \

@@ -25,6 +25,8 @@ conf=(
   --conf "spark.executor.memory=${EXECUTOR_MEMORY:-8g}"
   --conf "spark.pyspark.python=/usr/local/bin/python"
   --conf "spark.pyspark.driver.python=/usr/local/bin/python"
+  --conf "spark.driver.extraClassPath=/opt/lmdata/jars/*"    # infra/jars.lock, in the image
+  --conf "spark.executor.extraClassPath=/opt/lmdata/jars/*"
   --conf "spark.kubernetes.driverEnv.LMDATA_LAKE=${LMDATA_LAKE:?set LMDATA_LAKE=s3://bucket/prefix}"
 )
 for who in driver executor; do

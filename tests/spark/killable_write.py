@@ -1,6 +1,6 @@
 """A Spark job that writes slowly into a Delta table (for the SIGKILL test).
 
-usage: killable_write.py TABLE APP_ID N_ROWS MARKER_DIR [SLOW_SECONDS]
+usage: killable_write.py TABLE APP_ID N_ROWS MARKER_DIR [SLOW_SECONDS [ID_OFFSET]]
 Each task touches MARKER_DIR/<partition> once it starts producing rows, then sleeps, so the test
 can kill the job while executors are writing Parquet into the table location.
 """
@@ -15,6 +15,8 @@ from lmdata.spark.session import get_spark
 
 table, app_id, n, marker = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 slow = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+offset = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+# local[2] unless LMDATA_SPARK_MASTER names a cluster (tests/e2e/test_cluster_s3.py)
 spark = get_spark(SparkConfig(master="local[2]", shuffle_partitions=2, log_level="ERROR"))
 
 
@@ -33,7 +35,7 @@ def produce(it):
             time.sleep(slow)
 
 
-df = spark.range(0, n, numPartitions=4).mapInPandas(produce, "id long, text string, p string")
+df = spark.range(offset, offset + n, numPartitions=4).mapInPandas(produce, "id long, text string, p string")
 spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "100")
 res = write_delta(df, table, partition_by=["p"], app_id=app_id)
 print("COMMITTED", res.version, res.rows, res.committed, flush=True)

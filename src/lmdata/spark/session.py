@@ -4,6 +4,11 @@
 (`LMDATA_SPARK_MASTER`, `LMDATA_SPARK_CONF="k=v,k=v"`), so `spark://`, `k8s://` and `yarn`
 are passed without code changes. Under `spark-submit`, the master/conf given on the command line
 win (we only set what the launcher did not).
+
+Delta Lake (DESIGN §3): every session loads delta-spark (`lake_conf`): the pinned jars of
+infra/jars.lock (fetched by `make setup`) go on the driver and executor class path, the Delta SQL
+extension and catalog are on, and an `s3://`/`s3a://` lake gets its s3a settings from the
+environment (endpoint, path-style, region; credentials stay in AWS_* and never enter the conf).
 """
 
 from __future__ import annotations
@@ -42,8 +47,81 @@ def _env_conf() -> dict[str, str]:
     return out
 
 
+# Delta table features stay within what delta-rs 1.6.6, DuckDB's delta extension and Polars read:
+# no deletion vectors, classic (v1) checkpoints. README "The lake" lists what the tables use.
+_DELTA_DEFAULTS = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+}
+
+
+def lake_conf() -> dict[str, str]:
+    """The Delta + S3 part of every session's conf.
+
+    Jars: by default on `spark.{driver,executor}.extraClassPath` (`<jars dir>/*`): on one machine
+    or in the images (where they also sit in $SPARK_HOME/jars) nothing is copied; with
+    `spark.jars` Spark would copy the 640 MB AWS SDK bundle to every executor of every
+    application. LMDATA_SPARK_SHIP_JARS=1 ships them with `spark.jars` instead (cluster nodes
+    without the jars).
+    """
+    conf = dict(_DELTA_DEFAULTS)
+    conf.update(launcher_conf())
+    conf.update(s3a_conf())
+    return conf
+
+
+def launcher_conf() -> dict[str, str]:
+    """The class-path settings only the launcher can apply (the driver JVM's class path is fixed
+    when it starts): `spark-submit --conf` from the Airflow operator, or pyspark's own launch."""
+    from lmdata.lake import jars
+
+    if os.environ.get("LMDATA_SPARK_SHIP_JARS") == "1":
+        return {"spark.jars": ",".join(jars.spark_jars())}
+    cp = os.path.join(str(jars.jars_dir()), "*")
+    return {"spark.driver.extraClassPath": cp, "spark.executor.extraClassPath": cp}
+
+
+def _check_delta(spark) -> None:
+    """Fail with the fix when the driver lacks delta-spark (e.g. a hand-run spark-submit
+    without the launcher settings), instead of an obscure error at the first Delta read."""
+    from lmdata.errors import FatalError
+
+    utils = spark._jvm.org.apache.spark.util.Utils
+    if not utils.classIsLoadable("io.delta.sql.DeltaSparkSessionExtension"):
+        hint = " ".join(f"--conf {k}={v}" for k, v in launcher_conf().items())
+        raise FatalError(
+            "delta-spark is not on the Spark driver's class path: run `make setup` (jars) and "
+            f"pass {hint} to spark-submit"
+        ) from None
+
+
+def s3a_conf() -> dict[str, str]:
+    """s3a settings for an S3-compatible lake from the environment (LMDATA_S3_ENDPOINT or
+    AWS_ENDPOINT_URL, AWS_REGION). `s3://` is served by S3A too. Credentials: S3A's default
+    provider chain reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from each JVM's environment."""
+    conf = {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        # Delta's S3 log store: atomic only with ONE writing driver per table (README, S3 lake)
+        "spark.delta.logStore.s3.impl": "io.delta.storage.S3SingleDriverLogStore",
+        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+    }
+    endpoint = os.environ.get("LMDATA_S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
+            endpoint.startswith("https://")
+        ).lower()
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = region
+    return conf
+
+
 def build_conf(cfg: SparkConfig) -> dict[str, str]:
     conf = dict(_SMALL_MACHINE_DEFAULTS)
+    conf.update(lake_conf())
     conf["spark.sql.shuffle.partitions"] = str(cfg.shuffle_partitions)
     conf["spark.ui.enabled"] = "true" if cfg.ui else "false"
     conf["spark.driver.memory"] = cfg.driver_memory
@@ -82,4 +160,5 @@ def get_spark(cfg: SparkConfig | None = None, app_name: str | None = None):
             builder = builder.config(k, v)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(cfg.log_level)
+    _check_delta(spark)
     return spark

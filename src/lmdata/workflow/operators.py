@@ -86,10 +86,13 @@ class LmdataStageOperator(SparkSubmitOperator):
         ]
         for k, v in stage_defaults(stage).items():
             kwargs.setdefault(k, v)
+        from lmdata.spark.session import launcher_conf  # no pyspark import: plain settings
+
         conf = {
             "spark.pyspark.python": settings.PYTHON,
             "spark.pyspark.driver.python": settings.PYTHON,
             "spark.ui.showConsoleProgress": "false",
+            **launcher_conf(),  # delta-spark + hadoop-aws jars of infra/jars.lock (make setup)
         }
         conf.update(kwargs.pop("conf", None) or {})
         super().__init__(application=str(job), application_args=args, conf=conf, **kwargs)

@@ -323,6 +323,7 @@ class DedupStage(Stage):
             partition_by=[part_col],
             app_id=app_id,
             metadata=meta,
+            merge_on=["doc_id"],  # an upsert: a keeper already indexed is updated, not doubled
         )
         ctx.job_group(f"write {TABLES[ctx.args.source][1]}")
         r_gold = write_delta(
