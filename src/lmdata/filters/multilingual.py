@@ -119,7 +119,7 @@ class GopherQualityV2(LanguageAware, GopherQuality):
             k("ellipsis_line_frac"): (
                 sum(1 for s in lines if s.rstrip().endswith(ELLIPSES)) / n_lines if n_lines else 0.0
             ),
-            k("alpha_word_frac"): sum(map(tk.is_alpha_token, wrds)) / n_tok if n_tok else 0.0,
+            k("alpha_word_frac"): tk.count_alpha(wrds, recipe.tokenizer) / n_tok if n_tok else 0.0,
             k("stop_word_count"): float(len(recipe.stop_words.intersection(toks))),
         }
 

@@ -94,17 +94,42 @@ def tokenizer(kind: str) -> Callable[[str], list[str]]:
     return _segmented
 
 
-@lru_cache(maxsize=8)
 def tokens(text: str, kind: str = "regex") -> tuple[str, ...]:
     """Every token (words and punctuation) of ``text`` in order, by the ``kind`` tokenizer."""
+    if kind == "en":  # the English filters' own (cached) tokenizer, unchanged
+        from lmdata.filters.text_utils import tokens as en_tokens
+
+        return en_tokens(text)
+    return _tokens(text, kind)
+
+
+@lru_cache(maxsize=8)
+def _tokens(text: str, kind: str) -> tuple[str, ...]:
     return tuple(tokenizer(kind)(text))
 
 
-@lru_cache(maxsize=8)
 def words(text: str, kind: str = "regex") -> tuple[str, ...]:
     """The tokens that hold a letter, combining mark or digit (not pure punctuation)."""
+    if kind == "en":
+        from lmdata.filters.text_utils import words as en_words
+
+        return en_words(text)
+    return _words(text, kind)
+
+
+@lru_cache(maxsize=8)
+def _words(text: str, kind: str) -> tuple[str, ...]:
     has = WORD_RE.search
-    return tuple(t for t in tokens(text, kind) if has(t))
+    return tuple(t for t in _tokens(text, kind) if has(t))
+
+
+def count_alpha(word_tokens: tuple[str, ...], kind: str = "regex") -> int:
+    """How many of ``words(text, kind)`` hold a letter (or a combining mark)."""
+    if kind == "en":
+        from lmdata.filters.text_utils import count_alpha_words
+
+        return count_alpha_words(word_tokens)
+    return sum(1 for t in word_tokens if ALPHA_RE.search(t))
 
 
 def is_alpha_token(token: str) -> bool:
@@ -112,9 +137,15 @@ def is_alpha_token(token: str) -> bool:
     return ALPHA_RE.search(token) is not None
 
 
+_CLOSERS = "\"'”’»›」』）)]"
+_STERM = regex.compile(r"\p{Sentence_Terminal}")
+
+
 def ends_sentence(line: str) -> bool:
-    """Whether a line ends with a sentence terminal of any script (closing quotes allowed)."""
-    return TERMINAL_RE.search(line) is not None
+    """Whether a line ends with a sentence terminal of any script (closing quotes allowed);
+    the same as ``TERMINAL_RE.search(line)``, looking at one character instead of scanning."""
+    s = line.rstrip().rstrip(_CLOSERS)
+    return bool(s) and _STERM.match(s[-1]) is not None
 
 
 def count_sentences(line: str) -> int:
