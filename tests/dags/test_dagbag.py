@@ -105,6 +105,7 @@ def test_dagbag_has_no_import_errors(bag):
         "code_ingest",
         "curate_code",
         "curate_web",
+        "lake_maintenance",
         "train_gpu",
     ]
     print(f"DagBag parse time: {bag['seconds']:.2f}s for {len(bag['dags'])} DAGs")
@@ -152,8 +153,10 @@ def test_schedules_and_assets(bag):
         "curate_web": ["gold/web_documents"],
         "curate_code": ["gold/code_files"],
         "build_mixture": ["mixture/shards"],
+        "lake_maintenance": [],
         "train_gpu": [],
     }
+    assert res["lake_maintenance"]["schedule"] == "@weekly"
     assert all(r["doc"] and r["max_active_runs"] <= 2 for r in res.values())
 
 
