@@ -105,16 +105,40 @@ def _is_letter(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "LM"
 
 
+def _segmented_words(lang: str, sentences: list[str]) -> list[str] | None:
+    """The letter-bearing words lmdata's segmenter finds (None: not a segmented language, or
+    the segmenter is not installed)."""
+    if lang not in NO_SPACE:
+        return None
+    try:
+        from lmdata.lang import tokenize as tk
+        from lmdata.lang.recipes import recipe_for
+
+        kind = recipe_for(lang).tokenizer
+        seen: dict[str, None] = {}
+        for s in sentences:
+            for w in tk.words(s, kind):
+                if any(_is_letter(c) and not c.isascii() for c in w):
+                    seen.setdefault(w)
+        return list(seen)
+    except ImportError:
+        return None
+
+
 def words_of(lang: str, sentences: list[str], rng: random.Random | None = None) -> list[str]:
     """The language's words in first-seen order, without duplicates.
 
     Space-delimited scripts: whitespace tokens with leading/trailing non-letters stripped, kept
-    when they hold a letter. zh/ja/th: runs of letters (and combining marks) cut into pieces of
-    NO_SPACE[lang] characters (a piece never starts with a combining mark), a simple stand-in
-    for a segmenter that depends on no optional package.
+    when they hold a letter. zh/ja/th: the words of lmdata's segmenter for the language (real
+    words, as a keyword list would have them); without it, runs of letters (and combining
+    marks) cut into pieces of NO_SPACE[lang] characters (a piece never starts with a combining
+    mark).
     """
     rng = rng or random.Random(f"words:{lang}")
     seen: dict[str, None] = {}
+    segmented = _segmented_words(lang, sentences)
+    if segmented is not None:
+        return segmented
     if lang in NO_SPACE:
         lo, hi = NO_SPACE[lang]
         for s in sentences:
