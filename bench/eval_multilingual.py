@@ -2,6 +2,12 @@
 
     python -m bench.eval_multilingual [--clean 30] [--spam 10] [--langs de,zh,...] [--no-write]
                                       [--no-dclm] [--work DIR] [--master local[2]]
+    python -m bench.eval_multilingual --compare OLD.json    # + a "before" column (an earlier run)
+    python -m bench.eval_multilingual --from-json NEW.json [--compare OLD.json]  # re-render only
+
+To measure code other than the checkout's (e.g. the commit before a change), run it with
+``PYTHONPATH=<that tree>/src`` and ``--params <that tree>/params.yaml`` (the lmdata CLI and its
+Spark workers import lmdata from PYTHONPATH first).
 
 1. Builds bench/multilingual_corpus.py's evaluation set (seed 0): for every language of
    ``../shared/data/langid-lingua-testdata/sentences`` (75), ``--clean`` clean documents (3-8
@@ -202,10 +208,16 @@ def run_dclm(nice: int) -> dict | None:
         print(f"eval_quality_labels FAILED (exit {r.returncode}):\n{r.stderr[-3000:]}",
               file=sys.stderr)  # fmt: skip
         return {"error": f"exit {r.returncode}: {r.stderr.strip().splitlines()[-1:]}"}
+    return {"seconds": round(time.time() - t0, 1), **dclm_headline(js)}
+
+
+def dclm_headline(js: Path) -> dict:
+    """The headline numbers of an eval_quality_labels.py results JSON."""
     res = json.loads(js.read_text())
     maj, agr = res["subsets"]["majority"], res["subsets"]["agreement"]
     return {
-        "seconds": round(time.time() - t0, 1),
+        "json": str(js),
+        "heuristics": [k for k in maj["auc"] if not k.startswith(("heuristics_", "combined"))],
         "auc_heuristics_passed": maj["auc"].get("heuristics_passed (0-4)"),
         "auc_combined_keep": maj["auc"].get("combined keep decision"),
         "auc_combined_keep_agreement": agr["auc"].get("combined keep decision"),
@@ -272,10 +284,16 @@ def markdown(res: dict) -> str:
     if d and "error" not in d:
         lines.append(
             f"- English must not get worse: DCLM human labels (`bench/eval_quality_labels.py`, "
-            f"499 docs, majority vote) ROC-AUC of `heuristics_passed` **{d['auc_heuristics_passed']:.3f}**, "
+            f"499 docs, majority vote; {', '.join(d.get('heuristics', []))}) ROC-AUC of "
+            f"`heuristics_passed` **{d['auc_heuristics_passed']:.3f}**, "
             f"of the combined keep decision **{d['auc_combined_keep']:.3f}** "
             f"(agreement subset {d['auc_combined_keep_agreement']:.3f}), balanced accuracy "
-            f"{d['balanced_accuracy']:.3f}, kept {d['kept']} (same run)."
+            f"{d['balanced_accuracy']:.3f}, kept {d['kept']}"
+            + (f"; before: {bd['auc_heuristics_passed']:.3f} / {bd['auc_combined_keep']:.3f} "
+               f"(agreement {bd['auc_combined_keep_agreement']:.3f}), balanced accuracy "
+               f"{bd['balanced_accuracy']:.3f}, kept {bd['kept']}" if (bd := (bf or {}).get("dclm"))
+               and "error" not in bd else "")
+            + "."
         )  # fmt: skip
     elif d:
         lines.append(
@@ -337,6 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, help="keep the corpus and lake here (default: a temp dir)")
     p.add_argument("--nice", type=int, default=10, help="run lmdata under nice -n N (0: off)")
     p.add_argument("--no-dclm", action="store_true", help="skip bench/eval_quality_labels.py")
+    p.add_argument(
+        "--dclm-json",
+        type=Path,
+        help="take the DCLM numbers from this eval_quality_labels.py JSON (no run)",
+    )
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     p.add_argument("--json", type=Path, default=M.OUT / "eval-multilingual.json")
     p.add_argument(
@@ -353,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         res = json.loads(a.from_json.read_text())
         if before:
             res["before"] = before
+        if a.dclm_json:
+            res["dclm"] = dclm_headline(a.dclm_json)
         md = markdown(res)
         print(md)
         if not a.no_write:
@@ -396,7 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if before:
         res["before"] = before
-    if not a.no_dclm:
+    if a.dclm_json:
+        res["dclm"] = dclm_headline(a.dclm_json)
+    elif not a.no_dclm:
         print("DCLM human-label eval (bench/eval_quality_labels.py) ...", flush=True)
         res["dclm"] = run_dclm(a.nice)
     md = markdown(res)

@@ -41,6 +41,8 @@ def plan(mb: float, repeat: int, repeat_heavy: int = 1,
         ("ingest", ["bench.bench_ingest", "--mb", mbs, "--repeat", rh]),
         ("dedup", ["bench.bench_dedup", "--mb", mbs, "--repeat", rh]),
         ("pipeline", ["bench.bench_pipeline", "--mb", mbs, "--repeat", rh]),
+        # multilingual FineWeb-2 recipes: its own resampled corpus, 50 MiB whatever SIZE is
+        ("multilingual", ["bench.bench_multilingual_curate", "--mb", "50", "--repeat", rh]),
     ]
     for x in scale:  # datatrove alone needs ~3 h per GB on 2 cores: lmdata only past SIZE
         if x != mb:
@@ -107,6 +109,20 @@ def summary(mb: float) -> str:
             _loads(lm + pe), raw.get("stamp", ""),
             f"docs out {lm[0]['docs_out']:,} vs {pe[0]['docs_out']:,}" if out_key
             else f"docs out {lm[0]['rows_out']:,} (lmdata)",
+        ))  # fmt: skip
+    ml = _load("multilingual-curate-mb50-seed0.json")
+    if ml and ml.get("peer"):
+        lm, pe = ml["lmdata"], ml["peer"]
+        rows.append(_row(
+            "datatrove 0.10.1, FineWeb-2 recipes per language (lid + Gopher rep. + FineWeb + "
+            "Gopher quality, its word tokenizers) vs `lmdata ingest-cc` + `curate`",
+            ml.get("command", "python -m bench.bench_multilingual_curate --mb 50"),
+            M.median_of(lm, "wall_s") / M.median_of(pe, "wall_s"),
+            M.median_of(lm, "cpu_s") / M.median_of(pe, "cpu_s"),
+            M.median_of(lm, "tree_peak_rss") / M.median_of(pe, "tree_peak_rss"),
+            _loads(lm + pe), ml.get("stamp", ""),
+            f"{len(ml['meta']['langs'])} languages; docs kept {lm[0]['docs_kept']:,} vs "
+            f"{pe[0]['docs_kept']:,}",
         ))  # fmt: skip
     ing = _load(f"ingest-results-mb{mbs}-seed0.json")
     if ing:
@@ -202,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", default="", help="comma list of extra sizes (MiB) for the "
                    "lmdata-only scaling points, e.g. 1000 (make bench SCALE=)")
     p.add_argument("--only", default="",
-                   help="comma list: pii,code,tokenize,ingest,dedup,pipeline,scaling")
+                   help="comma list: pii,code,tokenize,ingest,dedup,pipeline,multilingual,"
+                   "scaling")
     p.add_argument("--summary-only", action="store_true")
     a = p.parse_args(argv)
     failed = []
