@@ -150,7 +150,10 @@ def bench_params(
 
 
 def _nice(cmd: list[str], nice: int) -> list[str]:
-    return ["nice", "-n", str(nice), *cmd] if nice else cmd
+    """Run ``cmd`` at niceness ``nice`` (absolute: a benchmark started under ``nice`` already is
+    not pushed further down)."""
+    add = nice - os.nice(0)
+    return ["nice", "-n", str(add), *cmd] if add > 0 else cmd
 
 
 def _gold_rates(urls_kept: set[str] | None, urls_all: list[str]) -> dict:
@@ -363,21 +366,26 @@ def report(raw: dict) -> str:
         hist = json.loads(EN_HISTORY.read_text()) if EN_HISTORY.exists() else []
         same = [h for h in hist if h["mb"] == en["mb"]]  # the baseline: labelled, else first
         base = next((h for h in same if h.get("label")), same[0] if same else en)
-        ch = en["curate_cpu_s_per_gb"] / base["curate_cpu_s_per_gb"] - 1
-        flag = " **REGRESSION > 15%**" if ch > 0.15 else ""
         lines += [
             "",
             "| English-only curate (bench/corpus.py) | corpus | docs in -> kept | curate CPU s "
             "| curate CPU s per GB | vs baseline |",
             "|---|---|---|---|---|---|",
-            f"| now ({en['stamp']}, git {en['git']}) | `{en['corpus']}` ({en['gb']:.3f} GB) | "
-            f"{en['docs_in']:,} -> {en['docs_kept']:,} | {en['curate_cpu_s']:,.0f} | "
-            f"{en['curate_cpu_s_per_gb']:,.0f} | {ch:+.1%}{flag} |",
-            f"| baseline: {base.get('label') or 'first recorded run'} ({base['stamp']}, git "
-            f"{base['git']}; {', '.join(base['filters'])}) | `{base['corpus']}` | "
-            f"{base['docs_in']:,} -> {base['docs_kept']:,} | {base['curate_cpu_s']:,.0f} | "
-            f"{base['curate_cpu_s_per_gb']:,.0f} | baseline |",
         ]
+        for h in same if same else [en]:  # every recorded run at this size, oldest first
+            ch = h["curate_cpu_s_per_gb"] / base["curate_cpu_s_per_gb"] - 1
+            flag = " **REGRESSION > 15%**" if ch > 0.15 else ""
+            what = (
+                "baseline: " + h["label"]
+                if h is base and h.get("label")
+                else ("this run" if h["stamp"] == en["stamp"] else "run")
+            )
+            lines.append(
+                f"| {what} ({h['stamp']}, git {h['git']}; {', '.join(h['filters'])}) | "
+                f"`{h['corpus']}` ({h['gb']:.3f} GB) | {h['docs_in']:,} -> {h['docs_kept']:,} | "
+                f"{h['curate_cpu_s']:,.0f} | {h['curate_cpu_s_per_gb']:,.0f} | "
+                f"{'baseline' if h is base else f'{ch:+.1%}{flag}'} |"
+            )  # fmt: skip
     m = raw["machine"]
     lines += [
         "",

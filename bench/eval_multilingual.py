@@ -103,8 +103,8 @@ def fw2_removal_rates(path: Path = FW2 / "fineweb2-language-distribution.csv") -
 
 def _lmdata(args: list[str], run_dir: Path, nice: int) -> dict:
     cmd = [str(M.VENV_BIN / "lmdata"), *args]
-    if nice:
-        cmd = ["nice", "-n", str(nice), *cmd]
+    if nice - os.nice(0) > 0:  # absolute niceness: not pushed further when started under nice
+        cmd = ["nice", "-n", str(nice - os.nice(0)), *cmd]
     r = M.run_tree(cmd, run_dir, M.REPO, M.lmdata_env())
     stats = M.lmdata_stats(r, f"lmdata {args[0]}")
     print(f"  lmdata {args[0]}: {r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} CPU s, rows "
@@ -200,8 +200,8 @@ def run_dclm(nice: int) -> dict | None:
     """bench/eval_quality_labels.py (English, DCLM human labels): its headline numbers."""
     js = M.OUT / "eval_quality_labels.json"
     cmd = [sys.executable, "-m", "bench.eval_quality_labels", "--no-write", "--json", str(js)]
-    if nice:
-        cmd = ["nice", "-n", str(nice), *cmd]
+    if nice - os.nice(0) > 0:
+        cmd = ["nice", "-n", str(nice - os.nice(0)), *cmd]
     t0 = time.time()
     r = subprocess.run(cmd, cwd=M.REPO, capture_output=True, text=True, env=M.lmdata_env())
     if r.returncode != 0:
