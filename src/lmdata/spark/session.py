@@ -82,6 +82,25 @@ def launcher_conf() -> dict[str, str]:
     return {"spark.driver.extraClassPath": cp, "spark.executor.extraClassPath": cp}
 
 
+def _add_jars_to_driver(jvm) -> None:
+    """Under a spark-submit that was not given the jars (a hand run, another launcher): add them
+    to the driver's class loader before the session exists. spark-submit runs the application
+    with a MutableURLClassLoader as the context class loader (py4j's threads inherit it), and
+    Spark resolves session extensions and data sources through it. Executors get the jars from
+    `spark.executor.extraClassPath`, which is still set before the SparkContext starts."""
+    from lmdata.lake import jars
+
+    utils = jvm.org.apache.spark.util.Utils
+    if utils.classIsLoadable("io.delta.sql.DeltaSparkSessionExtension"):
+        return
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+    if loader.getClass().getName() != "org.apache.spark.util.MutableURLClassLoader":
+        return  # _check_delta names the fix
+    for path in jars.spark_jars():
+        if os.path.exists(path):
+            loader.addURL(jvm.java.io.File(path).toURI().toURL())
+
+
 def _check_delta(spark) -> None:
     """Fail with the fix when the driver lacks delta-spark (e.g. a hand-run spark-submit
     without the launcher settings), instead of an obscure error at the first Delta read."""
@@ -146,6 +165,7 @@ def get_spark(cfg: SparkConfig | None = None, app_name: str | None = None):
         from pyspark import SparkConf, SparkContext
 
         SparkContext._ensure_initialized()
+        _add_jars_to_driver(SparkContext._jvm)
         base = SparkConf()  # loads the spark.* properties the launcher set
         for k, v in build_conf(cfg).items():
             if not base.contains(k):
