@@ -369,39 +369,61 @@ class FilterPipeline:
                 current = edited
         return PipelineResult(scores, self.decide(scores), current, self.labels(scores))
 
+    def _batched(self, f: Filter) -> bool:
+        """Whether a filter scores a whole batch in one call (a model or engine call per batch:
+        toxicity_v1's classifier, pii_presidio_v1's fast path); the others score per document."""
+        if getattr(f, "uses_language", False):
+            return not hasattr(f, "score_and_transform_lang")
+        has_batch = getattr(f, "score_and_transform_batch", None) is not None
+        return has_batch and getattr(f, "score_file", None) is None
+
+    def _doc_step(self, f: Filter, text: str, meta, scores) -> tuple[dict[str, float], str]:
+        file_scorer = getattr(f, "score_file", None)
+        if file_scorer is not None and meta is not None:
+            return file_scorer(text, meta), text
+        if getattr(f, "uses_language", False):
+            return self._lang_step(f, text, doc_language(self.labels(scores)))
+        return f.score_and_transform(text)
+
     def apply_batch(
         self, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None] | None = None
     ) -> list[PipelineResult]:
         """``[apply(t, m) ...]`` with one call per filter for the whole batch where a filter has a
-        batch path (``score_and_transform_batch``, e.g. pii_presidio_v1's fast path); the results
-        are the same as per-document ``apply``."""
+        batch path (``score_and_transform_batch``, e.g. pii_presidio_v1's fast path; toxicity's
+        classifier); the results are the same as per-document ``apply``.
+
+        Consecutive per-document filters run document by document (all of them on one document,
+        then the next), so the tokens one filter computed are still in the small per-text cache
+        of :mod:`lmdata.lang.tokenize` / :mod:`lmdata.filters.text_utils` for the next: a
+        document is word-segmented once, not once per filter (Kiwi, MeCab, jieba)."""
         metas = list(metas) if metas is not None else [None] * len(texts)
         current = list(texts)
         scores: list[dict[str, float]] = [{} for _ in current]
+        groups: list[list[Filter]] = []
         for f in self.filters:
-            batch = getattr(f, "score_and_transform_batch", None)
-            file_scorer = getattr(f, "score_file", None)
-            if getattr(f, "uses_language", False):
-                langs = [doc_language(self.labels(s)) for s in scores]
-                if hasattr(f, "score_and_transform_lang"):
-                    results = [
-                        self._lang_step(f, t, lg) for t, lg in zip(current, langs, strict=True)
-                    ]
-                else:
-                    results = list(zip(f.score_batch(current, langs), current, strict=True))
-            elif batch is not None and file_scorer is None:
-                results = batch(current)
+            if self._batched(f) or not groups or self._batched(groups[-1][0]):
+                groups.append([f])
             else:
-                results = []
-                for text, meta in zip(current, metas, strict=True):
-                    if file_scorer is not None and meta is not None:
-                        results.append((file_scorer(text, meta), text))
-                    else:
-                        results.append(f.score_and_transform(text))
-            for i, (s, edited) in enumerate(results):
-                scores[i].update(s)
-                if self.chain_transforms:
-                    current[i] = edited
+                groups[-1].append(f)
+        for group in groups:
+            f = group[0]
+            if self._batched(f):
+                if getattr(f, "uses_language", False):
+                    langs = [doc_language(self.labels(s)) for s in scores]
+                    results = list(zip(f.score_batch(current, langs), current, strict=True))
+                else:
+                    results = f.score_and_transform_batch(current)  # type: ignore[attr-defined]
+                for i, (s, edited) in enumerate(results):
+                    scores[i].update(s)
+                    if self.chain_transforms:
+                        current[i] = edited
+                continue
+            for i, meta in enumerate(metas):
+                for g in group:
+                    s, edited = self._doc_step(g, current[i], meta, scores[i])
+                    scores[i].update(s)
+                    if self.chain_transforms:
+                        current[i] = edited
         return [
             PipelineResult(s, self.decide(s), t, self.labels(s))
             for s, t in zip(scores, current, strict=True)

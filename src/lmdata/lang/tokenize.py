@@ -117,10 +117,16 @@ def words(text: str, kind: str = "regex") -> tuple[str, ...]:
     return _words(text, kind)
 
 
+# one regex pass over the tokens joined by newlines (tokens never hold whitespace) instead of a
+# regex call per token: the lines holding a letter / mark / digit, and those without a letter
+_WORD_LINE_RE = regex.compile(r"^.*[\p{L}\p{M}\p{N}].*$", regex.MULTILINE)
+_NO_ALPHA_LINE_RE = regex.compile(r"^[^\p{L}\p{M}\n]*$", regex.MULTILINE)
+
+
 @lru_cache(maxsize=8)
 def _words(text: str, kind: str) -> tuple[str, ...]:
-    has = WORD_RE.search
-    return tuple(t for t in _tokens(text, kind) if has(t))
+    toks = _tokens(text, kind)
+    return tuple(_WORD_LINE_RE.findall("\n".join(toks))) if toks else ()
 
 
 def count_alpha(word_tokens: tuple[str, ...], kind: str = "regex") -> int:
@@ -129,7 +135,9 @@ def count_alpha(word_tokens: tuple[str, ...], kind: str = "regex") -> int:
         from lmdata.filters.text_utils import count_alpha_words
 
         return count_alpha_words(word_tokens)
-    return sum(1 for t in word_tokens if ALPHA_RE.search(t))
+    if not word_tokens:
+        return 0
+    return len(word_tokens) - len(_NO_ALPHA_LINE_RE.findall("\n".join(word_tokens)))
 
 
 def is_alpha_token(token: str) -> bool:

@@ -415,24 +415,20 @@ class CurateStage(Stage):
             .withColumn("curate_run_id", F.lit(ctx.run_id))
             .persist(StorageLevel.DISK_ONLY)
         )
-        counts = scored.groupBy("drop_reason").count().collect()
+        # one aggregation for the drop reasons and the per-label (language, recipe) rows in /
+        # kept of the report: (drop_reason, labels...) groups are few, the rows are many
+        label_names = [lf.name for lf in label_fields]
+        counts = scored.groupBy("drop_reason", *label_names).count().collect()
         ctx.stats.rows_in = sum(r["count"] for r in counts)
+        ctx.stats.rows_out = sum(r["count"] for r in counts if r["drop_reason"] is None)
         for r in counts:
             if r["drop_reason"] is not None:
                 ctx.stats.dropped[r["drop_reason"]] += r["count"]
-        ctx.stats.rows_out = sum(r["count"] for r in counts if r["drop_reason"] is None)
-        for lf in label_fields:  # per-language (per-label) rows in / kept, for the report
-            by = (
-                scored.groupBy(lf.name)
-                .agg(
-                    F.count("*").alias("n"),
-                    F.count(F.when(F.col("drop_reason").isNull(), 1)).alias("k"),
+            for name in label_names:
+                ctx.stats.counters[f"{name}={r[name]}:in"] += r["count"]
+                ctx.stats.counters[f"{name}={r[name]}:kept"] += (
+                    r["count"] if r["drop_reason"] is None else 0
                 )
-                .collect()
-            )
-            for r in by:
-                ctx.stats.counters[f"{lf.name}={r[lf.name]}:in"] += r["n"]
-                ctx.stats.counters[f"{lf.name}={r[lf.name]}:kept"] += r["k"]
         self._step_stats(ctx, scored, steps)
         attr_cols = (
             [*carry, "curate_run_id"]
