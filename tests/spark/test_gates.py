@@ -48,13 +48,14 @@ def _attrs(docs: list[dict], lang: str, run_id: str, reason: str | None = None) 
     suite = load_suite("silver_web_attributes")
     score_cols = sorted(
         {e["kwargs"]["column"] for e in suite["expectations"] if "column" in e["kwargs"]}
-        - {"doc_id", "crawl", "curate_run_id", "lid_fasttext_v1__lang", "drop_reason"}
+        - {"doc_id", "crawl", "curate_run_id", "language", "recipe", "drop_reason"}
     )
     out = {
         "doc_id": [d["doc_id"] for d in docs],
         "crawl": [d["crawl"] for d in docs],
         "curate_run_id": [run_id] * len(docs),
-        "lid_fasttext_v1__lang": [lang] * len(docs),
+        "language": [lang] * len(docs),
+        "recipe": ["eng_Latn" if lang == "en" else f"{lang}_recipe"] * len(docs),
     }
     for c in score_cols:
         out[c] = [0.5] * len(docs)
@@ -66,7 +67,7 @@ def _attrs(docs: list[dict], lang: str, run_id: str, reason: str | None = None) 
                     k,
                     pa.string()
                     if k
-                    in ("doc_id", "crawl", "curate_run_id", "lid_fasttext_v1__lang", "drop_reason")
+                    in ("doc_id", "crawl", "curate_run_id", "language", "recipe", "drop_reason")
                     else pa.float64(),
                 )
                 for k in out
@@ -147,4 +148,4 @@ def test_gates_pass_good_batches_and_fail_broken_ones(spark, tmp_path):
     code, stats = _validate(lake, reports, "--table", "silver/web_attributes", "--run-id", "gone")
     assert code == EXIT_FATAL
     assert "column=kept_rate" in stats.error and "filter:c4_v2" in stats.error
-    assert "filter:lid_fasttext_v1" not in stats.error  # only the filter that removed everything
+    assert "filter:lid_fasttext_v2" not in stats.error  # only the filter that removed everything
