@@ -86,15 +86,23 @@ class GopherQuality(Filter):
     }
 
     def score(self, text: str) -> dict[str, float]:
-        toks = tokens(text)
         wrds = words(text)
+        stop = GOPHER_STOP_WORDS.__contains__
+        return self._scores(
+            text, tokens(text), wrds, count_alpha_words(wrds), float(sum(map(stop, wrds)))
+        )
+
+    def _scores(
+        self, text: str, toks: Sequence[str], wrds: Sequence[str], n_alpha: int, n_stop: float
+    ) -> dict[str, float]:
+        """The scores from the tokens; gopher_quality_v2 passes its language's tokens and
+        stop-word count."""
         n_tok = len(toks)
         n_words = len(wrds)
         lines = text.splitlines()
         n_lines = len(lines)
         bullet_lines = sum(1 for s in lines if s.lstrip().startswith(BULLETS))
         ellipsis_lines = sum(1 for s in lines if s.rstrip().endswith(ELLIPSES))
-        stop = GOPHER_STOP_WORDS.__contains__
         k = self.key
         return {
             k("word_count"): float(n_words),
@@ -106,8 +114,8 @@ class GopherQuality(Filter):
             k("bullet_line_frac"): bullet_lines / n_lines if n_lines else 0.0,
             k("ellipsis_line_frac"): ellipsis_lines / n_lines if n_lines else 0.0,
             # symbol tokens never contain a letter, so only word tokens need checking
-            k("alpha_word_frac"): count_alpha_words(wrds) / n_tok if n_tok else 0.0,
-            k("stop_word_count"): float(sum(map(stop, wrds))),
+            k("alpha_word_frac"): n_alpha / n_tok if n_tok else 0.0,
+            k("stop_word_count"): n_stop,
         }
 
     def check(self, scores: Mapping[str, float], t: Mapping[str, Any]) -> str | None:

@@ -38,12 +38,10 @@ from typing import Any, ClassVar
 
 from lmdata.filters.base import above, below
 from lmdata.filters.heuristics import (
-    BULLETS,
     C4,
     C4_ELLIPSIS,
     C4_MIN_WORDS_PER_LINE,
     DUP_NGRAM_LIMITS,
-    ELLIPSES,
     FINEWEB_SHORT_LINE_LENGTH,
     TOP_NGRAM_LIMITS,
     FineWebQuality,
@@ -100,28 +98,8 @@ class GopherQualityV2(LanguageAware, GopherQuality):
     def score_with(self, text: str, recipe: Recipe) -> dict[str, float]:
         toks = tk.tokens(text, recipe.tokenizer)
         wrds = tk.words(text, recipe.tokenizer)
-        n_tok, n_words = len(toks), len(wrds)
-        lines = text.splitlines()
-        n_lines = len(lines)
-        k = self.key
-        return {
-            k("word_count"): float(n_words),
-            k("mean_word_length"): sum(map(len, wrds)) / n_words if n_words else 0.0,
-            k("hash_word_ratio"): text.count("#") / n_tok if n_tok else 0.0,
-            k("ellipsis_word_ratio"): (
-                (text.count("...") + text.count("…")) / n_tok if n_tok else 0.0
-            ),
-            k("bullet_line_frac"): (
-                sum(1 for s in lines if s.lstrip().startswith(BULLETS)) / n_lines
-                if n_lines
-                else 0.0
-            ),
-            k("ellipsis_line_frac"): (
-                sum(1 for s in lines if s.rstrip().endswith(ELLIPSES)) / n_lines if n_lines else 0.0
-            ),
-            k("alpha_word_frac"): tk.count_alpha(wrds, recipe.tokenizer) / n_tok if n_tok else 0.0,
-            k("stop_word_count"): float(len(recipe.stop_words.intersection(toks))),
-        }
+        n_stop = float(len(recipe.stop_words.intersection(toks)))
+        return self._scores(text, toks, wrds, tk.count_alpha(wrds, recipe.tokenizer), n_stop)
 
     @classmethod
     def recipe_thresholds(cls, recipe: Recipe) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -103,7 +103,6 @@ class Recipe:
     min_alpha_word_frac: float | None
     sentence_punct: bool = True
     min_stop_words: int = 2  # distinct stop words a document needs (FineWeb-2: 2)
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_english(self) -> bool:

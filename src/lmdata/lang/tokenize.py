@@ -49,10 +49,6 @@ TOKEN_RE = regex.compile(
 )
 WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}]")
 ALPHA_RE = regex.compile(r"[\p{L}\p{M}]")
-#: a line "ends a sentence" when, after closing quotes/brackets, its last char is one of these
-#: (Unicode's Sentence_Terminal property: . ! ? 。 ！ ？ ؟ । ॥ ። ၊ ... — the same set datatrove
-#: lists by hand as TERMINAL_PUNCTUATION)
-TERMINAL_RE = regex.compile(r"\p{Sentence_Terminal}[\"'”’»›」』）)\]]*\s*$")
 #: a sentence end: a full-width terminal (CJK: no space follows), or any terminal run followed by
 #: closing quotes and whitespace / the line end (so "3.14" and "example.com" are not ends)
 SENTENCE_END_RE = regex.compile(
@@ -140,18 +136,14 @@ def count_alpha(word_tokens: tuple[str, ...], kind: str = "regex") -> int:
     return len(word_tokens) - len(_NO_ALPHA_LINE_RE.findall("\n".join(word_tokens)))
 
 
-def is_alpha_token(token: str) -> bool:
-    """A token with at least one letter (or combining mark: Indic vowel signs)."""
-    return ALPHA_RE.search(token) is not None
-
-
 _CLOSERS = "\"'”’»›」』）)]"
 _STERM = regex.compile(r"\p{Sentence_Terminal}")
 
 
 def ends_sentence(line: str) -> bool:
-    """Whether a line ends with a sentence terminal of any script (closing quotes allowed);
-    the same as ``TERMINAL_RE.search(line)``, looking at one character instead of scanning."""
+    """Whether a line ends with a sentence terminal of any script: Unicode's Sentence_Terminal
+    property (. ! ? 。 ！ ？ ؟ । ॥ ...; the set datatrove lists by hand as TERMINAL_PUNCTUATION),
+    closing quotes/brackets and trailing whitespace allowed; one character is looked at."""
     s = line.rstrip().rstrip(_CLOSERS)
     return bool(s) and _STERM.match(s[-1]) is not None
 
