@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 STATS_PREFIX = "LMDATA_STATS "
+#: the `lmdata mix` result line (mixture, version, tag, rev, manifest, ...): printed by the mix
+#: stage (lmdata.spark.stages.mix), parsed by lmdata.mixture.cli.parse_result_line
+MIXTURE_RESULT_PREFIX = "LMDATA_MIXTURE "
 
 
 @dataclass

@@ -18,13 +18,12 @@ import json
 import sys
 from typing import Any
 
-RESULT_PREFIX = "LMDATA_MIXTURE "
+from lmdata.stats import MIXTURE_RESULT_PREFIX as RESULT_PREFIX
+from lmdata.stats import parse_prefixed_json
 
 
 def parse_result_line(text: str) -> dict[str, Any] | None:
     """The last `LMDATA_MIXTURE {...}` JSON line of a log / stdout, or None."""
-    from lmdata.stats import parse_prefixed_json
-
     return parse_prefixed_json(text, RESULT_PREFIX)
 
 

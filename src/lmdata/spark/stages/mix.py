@@ -43,8 +43,8 @@ import pyarrow as pa
 
 from lmdata.errors import ConfigError, FatalError
 from lmdata.lake import delta
-from lmdata.mixture.cli import RESULT_PREFIX
 from lmdata.spark.job import Stage, StageContext
+from lmdata.stats import MIXTURE_RESULT_PREFIX as RESULT_PREFIX
 
 log = logging.getLogger("lmdata")
 _MASK63 = 0x7FFFFFFFFFFFFFFF
