@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from lmdata.filters.base import Filter, above, below
+from lmdata.filters.core import Filter, above, below
 from lmdata.filters.registry import register
 from lmdata.filters.text_utils import (
     LINE_SPLIT_RE,

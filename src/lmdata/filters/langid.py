@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lmdata.errors import ConfigError, FatalError
-from lmdata.filters.base import Filter, below
+from lmdata.filters.core import Filter, below
 from lmdata.filters.registry import register
 
 #: the lid.176 labels (read from the model file's dictionary), sorted

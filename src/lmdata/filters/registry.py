@@ -12,7 +12,7 @@ import importlib
 import re
 
 from lmdata.errors import ConfigError
-from lmdata.filters.base import Filter
+from lmdata.filters.core import Filter
 
 #: modules whose import registers built-in filters (must stay cheap to import)
 BUILTIN_MODULES: tuple[str, ...] = (
