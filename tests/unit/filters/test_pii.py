@@ -245,7 +245,7 @@ def test_exact_fallbacks_when_trigger_tables_do_not_apply(monkeypatch):
     internals that changed: scanned whole / per document, still exact."""
     for name, spec in list(pii._TRIGGERS.items()):
         monkeypatch.setitem(pii._TRIGGERS, name, spec._replace(fingerprint="changed"))
-    monkeypatch.setattr(pii, "_EXTN_FINGERPRINT", "changed")
+    monkeypatch.setattr(pii.plans, "_EXTN_FINGERPRINT", "changed")  # where _PhonePlan reads it
     engine = pii._FastEngine(DEFAULT_ENTITIES)
     assert {getattr(p, "mode", None) for p in engine.plans} == {"batch", None}
     assert not [p for p in engine.plans if isinstance(p, pii._PhonePlan)][0].ok
