@@ -11,6 +11,8 @@ from code_helpers import IS_ROOT, ingest, paths_of, reasons, write_tree
 
 from lmdata.ingest import code as code_mod
 from lmdata.ingest.code import CodeIngestOptions, decode_source
+from lmdata.ingest.code import rows as code_rows
+from lmdata.ingest.code import sources as code_sources
 
 
 def test_symlinks_are_never_followed_outside_the_root(tmp_path: Path):
@@ -80,7 +82,7 @@ def test_unreadable_file_and_directory_simulated(tmp_path: Path, monkeypatch):
     root = write_tree(
         tmp_path / "r", {"ok.py": "ok = 1\n", "locked.py": "x = 1\n", "sub/in.py": "y\n"}
     )
-    real_read, real_scandir = code_mod._read_fs, os.scandir
+    real_read, real_scandir = code_sources._read_fs, os.scandir
 
     def read_fs(path, limit):
         if path.endswith("locked.py"):
@@ -92,8 +94,8 @@ def test_unreadable_file_and_directory_simulated(tmp_path: Path, monkeypatch):
             raise PermissionError(13, "Permission denied", path)
         return real_scandir(path)
 
-    monkeypatch.setattr(code_mod, "_read_fs", read_fs)
-    monkeypatch.setattr(code_mod.os, "scandir", scandir)
+    monkeypatch.setattr(code_sources, "_read_fs", read_fs)
+    monkeypatch.setattr(code_sources.os, "scandir", scandir)
     files, rejects, counters, units = ingest([str(root)], max_files_per_unit=1)
     assert paths_of(files) == {"ok.py"}
     assert sorted((r["record_id"], r["reason"]) for r in rejects) == [
@@ -202,7 +204,7 @@ def test_internal_errors_cost_one_unit(tmp_path: Path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(code_mod, "_file_row", boom)
+    monkeypatch.setattr(code_rows, "_file_row", boom)
     files, rejects, _, _ = ingest([str(root)])
     assert files == {} and reasons(rejects) == {"internal_error": 1}
     assert "RuntimeError: bug" in rejects[0]["error"]

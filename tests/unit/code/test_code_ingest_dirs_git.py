@@ -11,7 +11,6 @@ from code_helpers import MIT_TEXT, ingest, paths_of, reasons, write_tree
 
 from lmdata.document import QUARANTINE_SCHEMA, stable_doc_id
 from lmdata.errors import ConfigError
-from lmdata.ingest import code as code_mod
 from lmdata.ingest.code import (
     CODE_FILE_SCHEMA,
     CodeIngestOptions,
@@ -22,6 +21,7 @@ from lmdata.ingest.code import (
     plan_source,
     plan_units,
 )
+from lmdata.ingest.code import git as code_git
 
 GIT = shutil.which("git")
 needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")
@@ -173,7 +173,7 @@ def test_git_head_tree(git_repo: Path):
 @needs_git
 def test_git_head_without_git_binary(git_repo: Path, monkeypatch):
     head = _git(git_repo, "rev-parse", "HEAD")
-    monkeypatch.setattr(code_mod, "_git_bin", lambda: None)
+    monkeypatch.setattr(code_git, "_git_bin", lambda: None)
     assert git_head(str(git_repo)) == head  # loose ref file
     _git(git_repo, "pack-refs", "--all")
     assert not (git_repo / ".git/refs/heads/main").exists()
