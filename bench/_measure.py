@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -253,3 +254,26 @@ def replace_section(title: str, body: str, before: str | tuple[str, ...] | None 
         else:
             text = text.rstrip("\n") + "\n\n" + section
     md.write_text(text)
+
+
+def write_run_section(title: str, body: str, stamp: str, command: str,
+                      before: str | tuple[str, ...] | None = None, note: str = "") -> None:  # fmt: skip
+    """``replace_section`` with the line a benchmark section opens with: the command that made
+    it, when, the interpreter and the CPUs visible (``note`` is added inside the parentheses)."""
+    replace_section(
+        title,
+        f"`{command}` ({stamp}; {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs visible{note})\n\n{body}",
+        before=before,
+    )
+
+
+def local_cores(master: str) -> int:
+    """The cores of a ``local`` / ``local[N]`` / ``local[*]`` Spark master (the only ones the
+    benchmarks run); SystemExit for any other master."""
+    m = re.fullmatch(r"local\[(\d+|\*)\]", master)
+    if master == "local":
+        return 1
+    if m:
+        return (os.cpu_count() or 1) if m.group(1) == "*" else int(m.group(1))
+    raise SystemExit(f"--master {master!r}: only local[N] is benchmarked here")

@@ -55,7 +55,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import stat
 import statistics
@@ -587,24 +586,12 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
 
 def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
     """Replace (or add, before "## Fuzzy dedup (quality)") this section only."""
-    M.replace_section(
-        SECTION[3:],
-        f"`{command}` ({stamp}; {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs visible)\n\n{section_body}",
-        before="Fuzzy dedup (quality)",
+    M.write_run_section(
+        SECTION[3:], section_body, stamp, command, before="Fuzzy dedup (quality)",
     )
 
 
 # --------------------------------------------------------------------------- main
-
-
-def _cores(master: str) -> int:
-    m = re.fullmatch(r"local\[(\d+|\*)\]", master)
-    if master == "local":
-        return 1
-    if m:
-        return (os.cpu_count() or 1) if m.group(1) == "*" else int(m.group(1))
-    raise SystemExit(f"--master {master!r}: only local[N] is benchmarked here")
 
 
 def _warm(roots: list[Path]) -> None:
@@ -642,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     assert tuple(DEFAULT_PRUNE_DIRS) == PRUNE_DIRS, (DEFAULT_PRUNE_DIRS, PRUNE_DIRS)
     cfg = load_params(None).ingest_code
     assert not cfg.sources, "params.yaml ingest_code.sources is not empty: it would be ingested too"
-    cores = _cores(a.master)
+    cores = M.local_cores(a.master)
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     mirror = OUT / "code-src" / stdlib.name

@@ -825,14 +825,9 @@ def _kinds(d: dict) -> str:
 
 
 def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
-    import platform
-
-    M.replace_section(
-        SECTION[3:],
-        f"`{command}` ({stamp}; {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs visible; the VM is shared with other "
-        f"sessions' builds and tests, so timings are noisy)\n\n{section_body}",
-        before="Language ID",
+    M.write_run_section(
+        SECTION[3:], section_body, stamp, command, before="Language ID",
+        note="; the VM is shared with other sessions' builds and tests, so timings are noisy",
     )
 
 

@@ -35,8 +35,6 @@ import argparse
 import datetime as dt
 import gzip
 import json
-import os
-import platform
 import re
 import resource
 import shutil
@@ -269,23 +267,10 @@ def report(meta: dict, peers: list[dict], runs: list[dict], master: str, cores: 
 
 
 def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
-    M.replace_section(
-        SECTION[3:],
-        f"`{command}` ({stamp}; {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs visible)\n\n{section_body}",
-    )
+    M.write_run_section(SECTION[3:], section_body, stamp, command)
 
 
 # --------------------------------------------------------------------------- main
-
-
-def _cores(master: str) -> int:
-    m = re.fullmatch(r"local\[(\d+|\*)\]", master)
-    if master == "local":
-        return 1
-    if m:
-        return (os.cpu_count() or 1) if m.group(1) == "*" else int(m.group(1))
-    raise SystemExit(f"--master {master!r}: only local[N] is benchmarked here")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.peer_worker:
         print(json.dumps(peer_worker(a.peer_worker)))
         return 0
-    cores = _cores(a.master)
+    cores = M.local_cores(a.master)
     print(f"corpus mb={a.mb} seed={a.seed} ...", flush=True)
     root = corpus_mod.build(a.mb, a.seed, OUT, log=lambda s: print(s, flush=True))
     meta = json.loads((root / "corpus.json").read_text())

@@ -26,13 +26,14 @@ import gzip
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench import _measure as M
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("LMDATA_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -380,19 +381,6 @@ def toxicity_markdown(r: dict, header: str) -> str:
     return "\n".join(lines)
 
 
-def replace_section(path: Path, title: str, body: str) -> None:
-    """Replace ``## <title>`` (up to the next ``## `` heading) in path, or append it.
-    Re-reads the file right before writing: other sections may be edited concurrently."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    body = body.rstrip("\n") + "\n\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: body, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
@@ -424,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps(results, indent=1, default=list), encoding="utf-8")
     if not args.no_write:
         for title, md in sections:
-            replace_section(ROOT / "BENCHMARKS.md", title, md)
+            M.replace_section(title, md.split("\n", 1)[1])  # md opens with its heading
         print(f"wrote sections {[t for t, _ in sections]} to {ROOT / 'BENCHMARKS.md'}")
     return 0
 

@@ -19,6 +19,19 @@ STATS_PREFIX = "LMDATA_STATS "
 MIXTURE_RESULT_PREFIX = "LMDATA_MIXTURE "
 
 
+class RejectCounters(Counter):
+    """A ``collections.Counter`` whose ``rejected:<reason>`` keys count quarantined inputs (the
+    ingest counters, lmdata.ingest.records and lmdata.ingest.code, build on it)."""
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        return {k.split(":", 1)[1]: v for k, v in self.items() if k.startswith("rejected:")}
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
 @dataclass
 class StageStats:
     stage: str

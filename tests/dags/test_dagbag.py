@@ -37,6 +37,20 @@ def _airflow_env(tmp_path):
     return env
 
 
+def _run_json(code: str, tmp_path) -> dict:
+    """Run ``code`` in a fresh interpreter with the test Airflow home; its last stdout line
+    (JSON), parsed."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_airflow_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 INSPECT = """
 import json, sys, time
 t = time.perf_counter()
@@ -86,15 +100,7 @@ def bag(tmp_path_factory):
     """One DagBag of the dags folder, filled in a fresh interpreter (what the dag-processor does)."""
     tmp = tmp_path_factory.mktemp("dagbag")
     code = f"DAGS = {str(DAGS)!r}\nHEAVY = {HEAVY!r}\n" + INSPECT
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=_airflow_env(tmp),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _run_json(code, tmp)
 
 
 def test_dagbag_has_no_import_errors(bag):
@@ -124,15 +130,7 @@ runpy.run_path({str(DAGS / dag_file)!r})
 heavy = [m for m in {HEAVY!r} if m in sys.modules]
 print(json.dumps({{"heavy": heavy, "seconds": time.perf_counter() - t}}))
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=_airflow_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = _run_json(code, tmp_path)
     assert res["heavy"] == [], f"{dag_file} imports {res['heavy']} at parse time"
     print(f"{dag_file}: parsed in {res['seconds']:.2f}s")
 
@@ -201,13 +199,5 @@ op = LmdataCommandOperator(task_id="y", command="tables", args=["--lake", "/none
 out["ok"] = op.execute({}) is None
 print(json.dumps(out))
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=_airflow_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = _run_json(code, tmp_path)
     assert res == {"fatal": "AirflowFailException", "ok": True}

@@ -51,6 +51,7 @@ from lmdata.errors import ConfigError, RecordError
 from lmdata.ingest.sources import SourceOptions, open_input
 from lmdata.ingest.warc import Frame, Problem, extract_html, is_html, iter_frames, mime_of
 from lmdata.ingest.wet import decode_wet, too_invalid
+from lmdata.stats import RejectCounters
 
 STAGE = "ingest-cc"
 SOURCE_WET = "cc-wet"
@@ -83,7 +84,7 @@ class IngestOptions:
             raise ConfigError(f"min_text_chars must be >= 0, got {self.min_text_chars}")
 
 
-class IngestCounters(Counter):
+class IngestCounters(RejectCounters):
     """Counters of one or more ingested files (a ``collections.Counter``).
 
     Keys: files, records_seen, docs, skipped_non_html, skipped_http_status, skipped_other_type,
@@ -91,14 +92,6 @@ class IngestCounters(Counter):
     docs_with_replacements, charset_detected, charset_overridden, salvaged_records, truncated_payload,
     http_decode_fallback, crawl_mismatch, resyncs, fetch_retries.
     """
-
-    @property
-    def rejected(self) -> dict[str, int]:
-        return {k.split(":", 1)[1]: v for k, v in self.items() if k.startswith("rejected:")}
-
-    @property
-    def rejected_total(self) -> int:
-        return sum(self.rejected.values())
 
 
 def reject_row(
@@ -120,6 +113,20 @@ def reject_row(
         "crawl": opts.crawl,
         "slice": opts.slice,
     }
+
+
+def _rejected(
+    counters: Counter,
+    uri: str,
+    opts: IngestOptions,
+    reason: str,
+    error: str,
+    offset: int | None = None,
+    record_id: str | None = None,
+) -> tuple[str, dict]:
+    """Count ``rejected:<reason>`` and return the ``("reject", quarantine row)`` item."""
+    counters[f"rejected:{reason}"] += 1
+    return "reject", reject_row(uri, opts, reason, error, offset, record_id)
 
 
 def _clean_url(url: str | None) -> str | None:
@@ -377,16 +384,13 @@ def _iter_file_rows(
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as e:  # noqa: BLE001 - a framing bug must cost one file, not the job
-            counters["rejected:internal_error"] += 1
             msg = f"reading stopped after offset {last_offset}: {type(e).__name__}: {e}"
-            yield "reject", reject_row(uri, opts, "internal_error", msg, last_offset)
+            yield _rejected(counters, uri, opts, "internal_error", msg, last_offset)
             return
         last_offset = item.offset if item.offset is not None else last_offset
         if isinstance(item, Problem):
-            counters[f"rejected:{item.reason}"] += 1
-            yield (
-                "reject",
-                reject_row(uri, opts, item.reason, item.message, item.offset, item.record_id),
+            yield _rejected(
+                counters, uri, opts, item.reason, item.message, item.offset, item.record_id
             )
             continue
         meta = _metadata_lang(item)
@@ -397,18 +401,13 @@ def _iter_file_rows(
         try:
             row = _frame_doc(uri, opts, item, counters)
         except _Reject as e:
-            counters[f"rejected:{e.reason}"] += 1
-            yield "reject", reject_row(uri, opts, e.reason, str(e), item.offset, item.record_id)
+            yield _rejected(counters, uri, opts, e.reason, str(e), item.offset, item.record_id)
             continue
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as e:  # noqa: BLE001 - one bad record must not stop the file
-            counters["rejected:extract_failed"] += 1
             msg = f"{type(e).__name__}: {e}"
-            yield (
-                "reject",
-                reject_row(uri, opts, "extract_failed", msg, item.offset, item.record_id),
-            )
+            yield _rejected(counters, uri, opts, "extract_failed", msg, item.offset, item.record_id)
             continue
         if row is not None:
             if item.salvaged:
@@ -430,8 +429,7 @@ def ingest_uri(
     try:
         stream = open_input(uri, src, counters=counters)
     except RecordError as e:
-        counters[f"rejected:{e.reason}"] += 1
-        yield "reject", reject_row(uri, opts, e.reason, str(e), None)
+        yield _rejected(counters, uri, opts, e.reason, str(e), None)
         return
     try:
         yield from iter_file(uri, stream, opts, counters=counters)

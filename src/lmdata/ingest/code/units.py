@@ -13,7 +13,6 @@ Who calls whom: every other module of the package imports this one; it imports n
 from __future__ import annotations
 
 import codecs
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -23,6 +22,7 @@ from lmdata.errors import ConfigError
 from lmdata.ingest.licenses import (
     UNKNOWN,
 )
+from lmdata.stats import RejectCounters
 
 STAGE = "ingest-code"
 SOURCE = "code"
@@ -163,19 +163,11 @@ class Unit:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-class CodeIngestCounters(Counter):
+class CodeIngestCounters(RejectCounters):
     """Counters of one or more units (a ``collections.Counter``). Keys: sources, units,
     files_seen, files, bytes_read, skipped_* (see the module docstring), rejected:<reason>,
     charset_declared, charset_detected, encoding_fallback, bom, source_error_other_batch,
     git_worktree_fallback, languages:<name> (files emitted per language)."""
-
-    @property
-    def rejected(self) -> dict[str, int]:
-        return {k.split(":", 1)[1]: v for k, v in self.items() if k.startswith("rejected:")}
-
-    @property
-    def rejected_total(self) -> int:
-        return sum(self.rejected.values())
 
 
 # --- internal protocol between readers and the unit loop ---------------------------------------
