@@ -31,6 +31,11 @@ permissive choice, ``A AND B`` the most restrictive (copyleft > unknown > permis
 Limits, by design: a full GPL/LGPL text does not say "only" or "or later" (its appendix shows
 both); we report ``-only`` as ScanCode does, and ``-or-later`` when only the short notice
 ("... either version 3 of the License, or (at your option) any later version") is present.
+
+Size (~800 lines, over the ~700 the project aims for): about half of it is the tables the
+detection reads (the permissive / copyleft SPDX sets, ~100 name aliases, the license-text
+phrases of ``_TEXT_RULES``). Each table stays beside the one function that reads it, so a rule
+and its use are read together; the logic itself is ~400 lines.
 """
 
 from __future__ import annotations
