@@ -25,8 +25,8 @@ Spark workers import lmdata from PYTHONPATH first).
    (kept + removed), train split, ``fineweb2-language-distribution.csv``).
 
 Goal per language (issue 17): clean kept >= 0.85 and spam dropped >= 0.90. The goal covers
-the languages lid.176 knows; the 8 Lingua languages that are not lid.176 labels (lg mi sn st tn
-ts xh zu) are reported apart. English must not get worse: unless ``--no-dclm``, it also runs
+the languages the language-ID filter can name (lid_cascade_v1: lid.176's labels and CLD3's extra
+ones, e.g. mi sn st xh zu); Lingua languages neither model has (lg tn ts) are reported apart. English must not get worse: unless ``--no-dclm``, it also runs
 ``bench/eval_quality_labels.py --no-write`` (DCLM human labels) and reports its ROC-AUC.
 
 Writes the section "Multilingual curation (make eval)" of BENCHMARKS.md (only that section)
@@ -48,11 +48,15 @@ from pathlib import Path
 
 from bench import _measure as M
 from bench import multilingual_corpus as mc
+from lmdata.filters.langid import CASCADE_LANGUAGES
 
 SECTION = "Multilingual curation (make eval)"
 FW2 = mc.DEFAULT_DATA / "fineweb2-language-configs"
 GOAL_CLEAN, GOAL_SPAM = 0.85, 0.90
-NOT_IN_LID176 = ("lg", "mi", "sn", "st", "tn", "ts", "xh", "zu")
+#: Lingua languages that no label of the default language-ID filter (lid_cascade_v1) stands for
+NOT_A_LABEL = tuple(
+    lg for lg in ("lg", "mi", "sn", "st", "tn", "ts", "xh", "zu") if lg not in CASCADE_LANGUAGES
+)
 LID_LABEL = {"nb": "no"}  # Lingua code -> lid.176 label, where they differ
 # Lingua's ISO 639-1 code -> FineWeb-2's ISO 639-3 + script key (configs/<key>.yml); English has
 # none (FineWeb-2 is the non-English companion of FineWeb).
@@ -186,7 +190,7 @@ def summarize(rows: list[dict], langs: list[str], fw2: dict[str, dict]) -> dict:
             "recipes": dict(recipes.most_common()),
             "fw2_key": key,
             "fw2_removed_rate": fw2.get(key, {}).get("removed_rate") if key else None,
-            "in_goal": lang not in NOT_IN_LID176,
+            "in_goal": lang not in NOT_A_LABEL,
         }  # fmt: skip
         res["goal_met"] = (
             res["clean_kept"] is not None and res["spam_dropped"] is not None
@@ -257,7 +261,7 @@ def markdown(res: dict) -> str:
         "(`drop_reason`), joined back on the URL.",
         "",
         f"- **Goal met (clean kept >= {GOAL_CLEAN}, spam dropped >= {GOAL_SPAM}) in "
-        f"{len(met)} of {len(goal)} languages** lid.176 knows"
+        f"{len(met)} of {len(goal)} languages** the language-ID filter can name"
         + (f": {', '.join(met)}." if met else "."),
         f"- Macro over those {len(goal)}: clean kept **{_p(mean(langs[x]['clean_kept'] for x in goal))}**, "
         f"spam dropped **{_p(mean(langs[x]['spam_dropped'] for x in goal))}** (repeated line "
@@ -316,7 +320,7 @@ def markdown(res: dict) -> str:
         k = r["spam_dropped_by_kind"]
         reasons = ", ".join(f"{a} {b}" for a, b in list(r["clean_drop_reasons"].items())[:3])
         recipe = ", ".join(list(r["recipes"])[:2]) or "-"
-        mark = ("yes" if r["goal_met"] else "**no**") if r["in_goal"] else "(not a lid.176 label)"
+        mark = ("yes" if r["goal_met"] else "**no**") if r["in_goal"] else "(no model has it)"
         lines.append(
             f"| {lg} | {r['fw2_key'] or '-'} | {_p(r['clean_kept'])} | {_p(r['spam_dropped'])} | "
             f"{_p(k['repeated_line'])} | {_p(k['word_list'])} | {_p(k['menu'])} | "
@@ -327,9 +331,9 @@ def markdown(res: dict) -> str:
         )  # fmt: skip
     lines += [
         "",
-        "Languages not in lid.176 (lg mi sn st tn ts xh zu) get another language's label, so "
-        "the language-ID step decides them; they are outside the goal. Raw results: "
-        "`bench/out/eval-multilingual.json`.",
+        f"Languages neither lid.176 nor CLD3 has ({' '.join(NOT_A_LABEL)}) get another "
+        "language's label, so the language-ID step decides them; they are outside the goal. "
+        "Raw results: `bench/out/eval-multilingual.json`.",
     ]
     return "\n".join(lines)
 

@@ -18,6 +18,11 @@ Kinds of document, per language, all made of that language's own text:
   between words) runs of letters cut into 2-4 (zh/ja) or 3-8 (th) character pieces.
 - ``menu``: 20-60 lines of 1-3 such words (navigation-menu-like short lines).
 
+One repair of the source text: MediaWiki's language-converter markup ``-{...}-`` (13% of the
+Serbian sentences, e.g. ``298 -{m}-``; Leipzig's Serbian comes from Wikipedia's wikitext) is
+replaced by its content, as Wikipedia renders it: no reader of a web page sees it, and C4's
+curly-bracket rule would drop those pages for an artifact of the corpus, not of the language.
+
 The gold language and kind are in every document's URL: ``http://eval.lmdata/<lang>/<kind>/<n>``
 (``parse_url`` reads them back). Output: a local directory laid out like the Common Crawl bucket
 (``crawl-data/<crawl>/wet.paths.gz`` + WET files, the layout ``lmdata ingest-cc --source`` and
@@ -84,6 +89,10 @@ def parse_url(url: str) -> tuple[str, str, int] | None:
 # --------------------------------------------------------------------------- the real text
 
 
+#: MediaWiki LanguageConverter markup ("-{Henry Cursham}-" renders as "Henry Cursham")
+_WIKI_CONVERTER = re.compile(r"-\{([^{}]*)\}-")
+
+
 def available_languages(sent_dir: Path = DEFAULT_SENTENCES) -> list[str]:
     return sorted(p.stem for p in Path(sent_dir).glob("*.txt"))
 
@@ -94,7 +103,8 @@ def load_sentences(sent_dir: Path = DEFAULT_SENTENCES,
     out = {}
     for lang in langs or available_languages(sent_dir):
         p = Path(sent_dir) / f"{lang}.txt"
-        lines = [" ".join(x.split()) for x in p.read_text(encoding="utf-8").split("\n")]
+        text = _WIKI_CONVERTER.sub(r"\1", p.read_text(encoding="utf-8"))
+        lines = [" ".join(x.split()) for x in text.split("\n")]
         out[lang] = [x for x in lines if x]
         if not out[lang]:
             raise ValueError(f"{p}: no sentences")

@@ -146,7 +146,7 @@ class DedupConfig(_Strict):
 
 
 DEFAULT_WEB_FILTERS: dict[str, dict[str, Any] | None] = {
-    "lid_fasttext_v2": {},  # lid.176 + probability of the label's macrolanguage group
+    "lid_cascade_v1": {},  # lid.176 (+ its macrolanguage group), CLD3 where lid.176 is unsure
     "gopher_repetition_v2": {},  # *_v2: per-language recipes (FineWeb-2), lmdata.lang.recipes
     "gopher_quality_v2": {},
     "c4_v2": {},

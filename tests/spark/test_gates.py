@@ -148,4 +148,4 @@ def test_gates_pass_good_batches_and_fail_broken_ones(spark, tmp_path):
     code, stats = _validate(lake, reports, "--table", "silver/web_attributes", "--run-id", "gone")
     assert code == EXIT_FATAL
     assert "column=kept_rate" in stats.error and "filter:c4_v2" in stats.error
-    assert "filter:lid_fasttext_v2" not in stats.error  # only the filter that removed everything
+    assert "filter:lid_cascade_v1" not in stats.error  # only the filter that removed everything

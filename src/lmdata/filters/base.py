@@ -127,13 +127,13 @@ class FilterPipeline:
     def _check_languages(self, languages: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if not isinstance(languages, Mapping):
             raise ConfigError("filter pipeline: languages must map a language label to filters")
-        from lmdata.filters.langid import LANGUAGES
+        from lmdata.filters.langid import CASCADE_LANGUAGES as LABELS  # lid.176's + CLD3's
 
         out: dict[str, dict[str, Any]] = {}
         for lang, per_filter in languages.items():
-            if lang not in LANGUAGES:
+            if lang not in LABELS:
                 raise ConfigError(
-                    f"languages.{lang}: not a lid.176 label (known: {', '.join(LANGUAGES)})"
+                    f"languages.{lang}: not a language label (known: {', '.join(LABELS)})"
                 )
             per_filter = per_filter or {}
             if not isinstance(per_filter, Mapping):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from lmdata.filters.langid import LID176_LABELS
+from lmdata.filters.langid import CLD3_EXTRA_LABELS, LID176_LABELS
 
 OUT = Path(__file__).parent / "data" / "fineweb2_recipes.json"
 
@@ -115,7 +115,7 @@ def build(configs: Path, assignment: Path) -> dict:
         rows = list(csv.DictReader(f))
     lid: dict[str, str | None] = {}
     scripts: dict[str, str] = {}
-    for label in LID176_LABELS:
+    for label in (*LID176_LABELS, *CLD3_EXTRA_LABELS):  # lid_cascade_v1's labels
         if label in MANUAL:
             key = MANUAL[label]
         else:

@@ -214,7 +214,7 @@ def recipe_for(language: str | None) -> Recipe:
 
 
 def recipe_keys() -> dict[str, str]:
-    """lid.176 label -> recipe key, for every label (docs, report)."""
-    from lmdata.filters.langid import LANGUAGES
+    """language label (lid.176's and CLD3's extra ones) -> recipe key, for every label."""
+    from lmdata.filters.langid import CASCADE_LANGUAGES
 
-    return {lang: recipe_for(lang).key for lang in LANGUAGES}
+    return {lang: recipe_for(lang).key for lang in CASCADE_LANGUAGES}

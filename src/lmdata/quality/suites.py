@@ -126,13 +126,20 @@ def suite_parameters(suite: Mapping[str, Any]) -> set[str]:
 
 
 def web_languages(params) -> list[str]:
-    from lmdata.filters.langid import LANGUAGES
+    from lmdata.filters.langid import CASCADE_LANGUAGES as LANGUAGES
 
     q = params.quality
     if q.web_languages is not None:
         return sorted(q.web_languages)
     pipeline = params.curate.web.pipeline
-    lid_cfg = pipeline.get("lid_fasttext_v2", pipeline.get("lid_fasttext_v1"))
+    lid_cfg = next(
+        (
+            pipeline[n]
+            for n in ("lid_cascade_v1", "lid_fasttext_v2", "lid_fasttext_v1")
+            if n in pipeline
+        ),
+        None,
+    )
     lid = (lid_cfg or {}).get("languages")
     return sorted(lid) if lid else list(LANGUAGES)
 

@@ -17,13 +17,16 @@ from lmdata.lang.recipes import recipe_for
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "multilingual" / "filter_sentences.json"
 SENTENCES: dict[str, list[str]] = json.loads(FIXTURE.read_text(encoding="utf-8"))
 V2 = {
-    "lid_fasttext_v2": {},
+    "lid_cascade_v1": {},
     "gopher_repetition_v2": {},
     "gopher_quality_v2": {},
     "c4_v2": {},
     "fineweb_v2": {},
 }
-V1 = {k.replace("_v2", "_v1"): v for k, v in V2.items()}  # the English-only pipeline
+V1 = {  # the English-only pipeline
+    "lid_fasttext_v1": {},
+    **{k.replace("_v2", "_v1"): v for k, v in V2.items() if k.endswith("_v2")},
+}
 EXPECTED_RECIPE = {
     "zh": "cmn_Hani",
     "ja": "jpn_Jpan",
@@ -66,7 +69,7 @@ def word_list_doc(lang: str) -> str:
 @pytest.mark.parametrize("lang", sorted(EXPECTED_RECIPE))
 def test_clean_text_passes_with_its_recipe(pipeline: FilterPipeline, lang: str) -> None:
     res = pipeline.apply(clean_doc(lang))
-    assert res.labels["lid_fasttext_v2.lang"] == res.labels["language"] == lang
+    assert res.labels["lid_cascade_v1.lang"] == res.labels["language"] == lang
     assert res.labels["recipe"] == EXPECTED_RECIPE[lang]
     assert res.keep, (lang, res.reason)
 
@@ -75,7 +78,7 @@ def test_clean_text_passes_with_its_recipe(pipeline: FilterPipeline, lang: str) 
 def test_repetitive_and_word_list_twins_fail(pipeline: FilterPipeline, lang: str) -> None:
     rep = pipeline.apply(repeated_doc(lang))
     assert not rep.keep
-    assert rep.reason.split(":")[0] in {"gopher_repetition_v2", "lid_fasttext_v2", "c4_v2"}
+    assert rep.reason.split(":")[0] in {"gopher_repetition_v2", "lid_cascade_v1", "c4_v2"}
     wl = pipeline.apply(word_list_doc(lang))
     assert not wl.keep, lang
 
@@ -120,7 +123,7 @@ def test_per_language_overrides_win_over_recipe_and_pipeline() -> None:
 
 
 def test_language_overrides_are_validated() -> None:
-    with pytest.raises(ConfigError, match="not a lid.176 label"):
+    with pytest.raises(ConfigError, match="not a language label"):
         FilterPipeline.from_config(V2, languages={"zz": {}})
     with pytest.raises(ConfigError, match="not in the pipeline"):
         FilterPipeline.from_config(V2, languages={"zh": {"gopher_quality_v1": {}}})
