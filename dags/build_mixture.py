@@ -1,10 +1,12 @@
 """### build_mixture: gold tables -> token mixture -> Megatron shards -> DVC version -> report
 
-Scheduled on **both** gold assets (`gold/web_documents` and `gold/code_files`). Reads their
-Delta versions from the triggering asset events (under `airflow dags test`: the run conf's
-`asset_events`), then:
+Scheduled on **both** gold assets (`gold/web_documents` and `gold/code_files`): an event is
+emitted only for a version whose gold gate passed (write-audit-publish). Reads their Delta
+versions from the triggering asset events (under `airflow dags test`: the run conf's
+`asset_events`; a manual run with neither: the published versions), then:
 
-1. `mix`: `lmdata mix --mixture <name>` samples the gold tables by the mixture's weights, trains
+1. `mix`: `lmdata mix --mixture <name> --pin <those versions>` samples the gold tables by the
+   mixture's weights, trains
    or loads the tokenizer, writes Megatron `.bin/.idx` shards + `manifest.json`, and versions
    them with DVC (commit + tag) - in the `dvc` pool (one DVC repository lock).
 2. `verify_shards`: the shards gate (`lmdata validate --manifest`): every shard file exists with the
@@ -21,7 +23,7 @@ from airflow.sdk import DAG, Param, task
 
 from lmdata.workflow import settings
 from lmdata.workflow.assets import GOLD_CODE, GOLD_WEB, SHARDS
-from lmdata.workflow.operators import LmdataCommandOperator, lmdata_task
+from lmdata.workflow.operators import LmdataCommandOperator, lmdata_task, version_pins
 
 with DAG(
     dag_id="build_mixture",
@@ -33,19 +35,20 @@ with DAG(
     default_args=settings.default_args(),
     tags=["lmdata", "mixture"],
     params={"mixture": Param(settings.MIXTURE, type="string", description="mixture name")},
+    user_defined_macros={"version_pins": version_pins},
     doc_md=__doc__,
 ) as dag:
 
     @task(doc_md="The gold Delta versions of the triggering asset events.")
     def gold_events(**context) -> dict:
-        from lmdata.workflow.assets import newest, table_facts, triggering_extras
+        from lmdata.workflow.assets import newest, published_facts, triggering_extras
 
         out = {}
         for asset in (GOLD_WEB, GOLD_CODE):
             chosen = newest(triggering_extras(context, asset))
             if chosen is None:
-                print(f"no triggering {asset.name} event: using the table as it is now")
-                chosen = table_facts(asset.name, origin="current")
+                print(f"no triggering {asset.name} event: using its published version")
+                chosen = published_facts(asset.name)
             out[asset.name] = chosen
         print({k: f"v{v['version']} rows={v['rows']}" for k, v in out.items()})
         return out
@@ -53,7 +56,11 @@ with DAG(
     mix = LmdataCommandOperator(
         task_id="mix",
         command="mix",
-        args=["--mixture", "{{ params.mixture }}"],
+        args=[
+            "--mixture",
+            "{{ params.mixture }}",
+            "{{ version_pins(ti.xcom_pull(task_ids='gold_events')) }}",
+        ],
         pool=settings.DVC_POOL,
         doc_md="`lmdata mix`: mixture -> tokenizer -> Megatron shards -> manifest -> DVC "
         "commit + tag (dvc pool).",

@@ -141,6 +141,13 @@ def test_gates_pass_good_batches_and_fail_broken_ones(spark, tmp_path):
     assert "column=language_tvd" in msg and "expected in [0, 0.5]" in msg
     stored = [r for r in G.read_validations(str(lake)) if r["run_id"] == "bad"]
     assert {r["version"] for r in stored} == {1} and not all(r["success"] for r in stored)
+    # write-audit-publish: v0 was published; v1 is rejected and undone (the table is back to v0)
+    from lmdata.lake import published
+
+    assert published.published_version(str(lake), "gold/web_documents") == 0
+    assert published.failed_versions(str(lake), "gold/web_documents") == [1]
+    back = delta.read_arrow(delta.table_uri(str(lake), "gold/web_documents"))
+    assert sorted(back["doc_id"].to_pylist()) == sorted(d["doc_id"] for d in good)
 
     # a filter that removed everything: the curate batch keeps nothing
     gone = _attrs(_docs(12, EN, "all"), "en", "r3", reason="c4_v2:kept_char_frac")

@@ -136,6 +136,16 @@ def writer_run_id(lake: str, table: str, version: int) -> str | None:
     return None
 
 
+def writer_tables(lake: str, table: str, version: int) -> dict[str, int]:
+    """Every table (with its version) the stage run that wrote `table@version` committed, e.g.
+    dedup's gold + silver/web_dedup + dedup/minhash_index: what a gate publishes together."""
+    for r in reversed(read_stage_runs(lake)):
+        tables = r["stats"].get("tables") or {}
+        if tables.get(table) == version:
+            return {t: int(v) for t, v in tables.items() if v is not None and t != VALIDATIONS}
+    return {}
+
+
 def enforce(gate: GateResult) -> None:
     if not gate.success:
         raise GateFailed(gate.message())

@@ -456,12 +456,21 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0} td,th{border:1px s
 figure{display:inline-block;margin:.4em;vertical-align:top;width:48%} figure img{max-width:100%} figcaption{font-size:.85em;color:#555}
 .note{color:#777;font-style:italic} code{background:#f4f4f4;padding:0 .2em}
 </style></head><body>
+{% macro pubs(published) %}<h2>Published versions (write-audit-publish)</h2>
+{% if published %}<table class="published"><tr><th>table</th><th>published</th><th>by</th><th>latest</th><th>failed versions</th><th>reason</th></tr>
+{% for p in published %}<tr><td>{{ p.table }}</td><td class="{{ 'ok' if p.version is not none else 'fail' }}">{{ 'v' ~ p.version if p.version is not none else 'none' }}</td>
+<td>{{ p.action }}{% if p.run_id %} ({{ p.run_id }}){% endif %}</td><td>v{{ p.latest }}</td>
+<td class="{{ 'fail' if p.failed else '' }}">{% for f in p.failed %}v{{ f }} FAILED{% if not loop.last %}, {% endif %}{% endfor %}</td><td>{{ p.reason or '' }}</td></tr>{% endfor %}</table>
+{% if published_log %}<h3>Manual publishes, rollbacks and rejections</h3><table><tr><th>when (UTC)</th><th>table</th><th>version</th><th>action</th><th>run</th><th>reason</th></tr>
+{% for r in published_log %}<tr><td>{{ r.when }}</td><td>{{ r.table }}</td><td>v{{ r.version }}</td><td class="{{ 'fail' if r.action == 'reject' else '' }}">{{ r.action }}</td><td>{{ r.run_id }}</td><td>{{ r.reason or '' }}</td></tr>{% endfor %}</table>{% endif %}
+{% else %}<p class="note">no gate has published or rejected a version yet</p>{% endif %}{% endmacro %}
 {% if runs is defined %}
 <h1>lmdata data-quality reports</h1>
 <p>Data Docs (Great Expectations): <a href="{{ docs_link }}">{{ docs_link }}</a></p>
 <table><tr><th>run</th><th>stages</th><th>last stage run (UTC)</th><th>gates</th></tr>
 {% for r in runs %}<tr><td><a href="runs/{{ r.file }}">{{ r.run_id }}</a></td><td>{{ r.stages }}</td>
 <td>{{ r.when }}</td><td>{{ r.gates }}</td></tr>{% endfor %}</table>
+{{ pubs(published) }}
 {% else %}
 <h1>{{ title }}</h1>
 <p>Lake <code>{{ lake }}</code> · built {{ built }} · <a href="../index.html">all runs</a>
@@ -477,6 +486,7 @@ figure{display:inline-block;margin:.4em;vertical-align:top;width:48%} figure img
 <td>{% for f in g.failures %}<div><b>{{ f.expectation }}</b>{% if f.column %} [{{ f.column }}]{% endif %}: {{ f.observed }} (expected {{ f.expected }})</div>{% endfor %}</td>
 <td>{% if g.docs %}<a href="{{ g.docs }}">page</a>{% endif %}</td></tr>{% endfor %}</table>
 {% else %}<p class="note">no gate ran in this run</p>{% endif %}
+{{ pubs(published) }}
 <h2>Delta table versions involved</h2>
 <table><tr><th>table</th><th>version</th><th>path</th></tr>
 {% for t, v, p in versions %}<tr><td>{{ t }}</td><td>v{{ v }}</td><td><code>{{ p }}</code></td></tr>{% endfor %}</table>
@@ -494,6 +504,33 @@ figure{display:inline-block;margin:.4em;vertical-align:top;width:48%} figure img
 {% endif %}
 </body></html>
 """
+
+
+def published_rows(lake: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per audited table: the published pointer, the latest version and the failed versions;
+    and the log of manual publishes, rollbacks and rejections (newest first)."""
+    from lmdata.lake import published
+
+    out, log = [], []
+    for table, g in published.summary(lake).items():
+        p = g["pointer"] or {}
+        uri = delta.table_uri(lake, table)
+        out.append(
+            {
+                "table": table,
+                "version": p.get("version"),
+                "action": p.get("action") or "-",
+                "run_id": p.get("run_id"),
+                "reason": p.get("reason") if p.get("action") != "publish" else None,
+                "latest": delta.current_version(uri) if delta.exists(uri) else None,
+                "failed": g["failed"],
+            }
+        )
+    for r in published.read(lake):
+        if r["action"] != "publish" and not r.get("with_table"):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.get("at") or 0))
+            log.append({**r, "when": when, "reason": (r.get("reason") or "")[:300]})
+    return out, list(reversed(log))
 
 
 def _render(**kw) -> str:
@@ -580,6 +617,7 @@ def build_run_page(data: RunData, params, reports: Path, mixtures: Path) -> Path
         for r in data.stage_runs
     ]
     versions = [(t, v, delta.table_uri(data.lake, t)) for t, v in sorted(data.versions.items())]
+    pub, pub_log = published_rows(data.lake)
     page.write_text(
         _render(
             title=f"lmdata run {data.run_id}",
@@ -589,6 +627,8 @@ def build_run_page(data: RunData, params, reports: Path, mixtures: Path) -> Path
             stages=stages,
             gates=gates,
             versions=versions,
+            published=pub,
+            published_log=pub_log,
             sections=sections,
         )
     )
@@ -634,7 +674,16 @@ def build_index(runs: Mapping[str, list[dict[str, Any]]], lake: str, reports: Pa
             }
         )
     index = reports / "index.html"
-    index.write_text(_render(title="lmdata reports", runs=rows, docs_link="data_docs/index.html"))
+    pub, pub_log = published_rows(lake)
+    index.write_text(
+        _render(
+            title="lmdata reports",
+            runs=rows,
+            docs_link="data_docs/index.html",
+            published=pub,
+            published_log=pub_log,
+        )
+    )
     return index
 
 

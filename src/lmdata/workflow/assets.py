@@ -53,6 +53,18 @@ def table_facts(table: str, version: int | None = None, **more: Any) -> dict[str
     return facts
 
 
+def published_facts(table: str, **more: Any) -> dict[str, Any]:
+    """`table_facts` at the table's published version (lmdata.lake.published: the pointer, or
+    the latest version of a table no gate audits) - what a manual run reads, never an
+    unaudited or failed version."""
+    from lmdata.lake import published
+    from lmdata.workflow import settings
+
+    version, note = published.resolve(settings.lake(), table)
+    print(note)
+    return table_facts(table, version=version, origin="published", **more)
+
+
 def publish_ingest(context: Any, asset: Asset, stats: list[dict[str, Any]] | None) -> dict:
     """The bronze event of an ingest run: the table's Delta version + rows after the run's
     stage tasks (their stats XComs), the rows they wrote and the slices they took."""

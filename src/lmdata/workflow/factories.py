@@ -12,17 +12,21 @@ CURATE_DOC = """### curate_{source}: `{bronze}` -> filters -> gate -> dedup -> g
 
 Scheduled on the `{bronze}` asset. Reads the bronze Delta version from the **triggering asset
 events** (under `airflow dags test`: the run conf's `asset_events`; a manual run with neither
-uses bronze as it is now), then:
+uses bronze's published version), then:
 
 1. `curate` (Spark): every filter of `params.yaml curate.{source}` scores every new bronze
    document into `{attrs}`; kept, transformed documents go to `{kept}`.
-2. `validate_attributes`: the quality gate on `{attrs}` (exit 2 = failed gate: no retry, the
-   downstream tasks do not run).
+2. `validate_attributes`: the quality gate on exactly the `{attrs}` version curate wrote;
+   passing, it publishes it with `{kept}` (`_meta/published`); failing (exit 2: no retry, the
+   downstream tasks do not run), it records the rejection and restores both tables to their
+   published versions.
 3. `dedup` (Spark): exact, URL and MinHash-LSH near duplicates, incremental, into `{gold}`,
    reading exactly the `{kept}` version curate wrote.
-4. `validate_gold`: the quality gate on exactly the `{gold}` version dedup wrote.
-5. `publish_gold`: the `{gold}` asset event with its Delta version and row counts (schedules
-   `build_mixture`).
+4. `validate_gold`: the quality gate on exactly the `{gold}` version dedup wrote; passing, it
+   publishes it with the dedup state (`silver/*_dedup`, the MinHash index); failing, it
+   rejects and undoes all three, so the batch is not remembered as seen.
+5. `publish_gold`: the `{gold}` asset event with its published Delta version and row counts
+   (schedules `build_mixture`); no event without a passing gate.
 """
 
 
@@ -45,13 +49,13 @@ def curate_dag(source: str, bronze: Asset, gold: Asset, attrs: str, kept: str) -
 
         @task(doc_md=f"The `{bronze.name}` facts of the triggering asset events.")
         def bronze_event(**context) -> dict:
-            from lmdata.workflow.assets import newest, table_facts, triggering_extras
+            from lmdata.workflow.assets import newest, published_facts, triggering_extras
 
             extras = triggering_extras(context, bronze)
             chosen = newest(extras)
             if chosen is None:
-                print(f"no triggering {bronze.name} event: using the table as it is now")
-                chosen = table_facts(bronze.name, origin="current")
+                print(f"no triggering {bronze.name} event: using its published version")
+                chosen = published_facts(bronze.name)
             print(f"{len(extras)} triggering event(s); curating {bronze.name}@v{chosen['version']}")
             return chosen
 
@@ -96,14 +100,24 @@ def curate_dag(source: str, bronze: Asset, gold: Asset, attrs: str, kept: str) -
 
         @task(outlets=[gold], doc_md=f"Attach `{gold.name}`'s Delta version + row counts.")
         def publish_gold(bronze_facts: dict, dedup_stats: dict | None, **context) -> dict:
+            from lmdata.lake import published
+            from lmdata.workflow import settings
             from lmdata.workflow.assets import attach, table_facts
 
             version = ((dedup_stats or {}).get("tables") or {}).get(gold.name)
+            pointer = published.published_version(settings.lake(), gold.name)
+            if version is None:  # dedup wrote nothing new (a skipped re-run): the pointer
+                version = pointer
+            if version is None or version != pointer:
+                raise ValueError(
+                    f"{gold.name}@v{version} is not the published version (v{pointer}): no event"
+                )
             out = table_facts(
                 gold.name,
                 version=version,
                 run_id=context["run_id"],
                 bronze_version=bronze_facts.get("version"),
+                published=True,
             )
             return attach(context, gold, out)
 

@@ -126,6 +126,17 @@ def version_flag(flag: str, stats: dict[str, Any] | None, table: str) -> str:
     return "" if version is None else f"{flag}={int(version)}"
 
 
+def version_pins(events: dict[str, dict[str, Any]] | None) -> str:
+    """`--pin=T=N,...` for `lmdata mix` from `{table: facts}` (the versions the triggering asset
+    events name), or "" (dropped) when there are none. A DAG macro."""
+    pins = [
+        f"{t}={int(f['version'])}"
+        for t, f in sorted((events or {}).items())
+        if isinstance(f, dict) and f.get("version") is not None
+    ]
+    return f"--pin={','.join(pins)}" if pins else ""
+
+
 def lmdata_task(name: str, task_id: str, args: list[str], **kwargs: Any) -> BaseOperator:
     """An lmdata command as a task: a Spark stage (spark-submit spark_jobs/<name>.py, Spark pool)
     when one is registered under that name, else `python -m lmdata.cli <name>` in a subprocess."""

@@ -364,7 +364,10 @@ class CurateStage(Stage):
         pipeline = _pipeline(cfg_json)  # validates on the driver too
         carry, pcols = CARRY[ctx.args.source]
         ctx.job_group(f"read {TABLES[ctx.args.source][0]}")
-        df, bver = read_delta(ctx.spark, bronze, ctx.args.bronze_version)
+        from lmdata.lake.published import resolve_logged
+
+        want = resolve_logged(ctx.lake, TABLES[ctx.args.source][0], ctx.args.bronze_version)
+        df, bver = read_delta(ctx.spark, bronze, want)
         ctx.stats.inputs[TABLES[ctx.args.source][0]] = bver
         incremental = not ctx.args.rescore and delta.exists(attrs)
         if incremental:
@@ -609,7 +612,9 @@ class CurateStage(Stage):
         old_kept, _ = read_delta(ctx.spark, kept)
         still = old_kept.join(keep_ids.select("doc_id"), "doc_id", "left_semi")
         newly_ids = keep_ids.join(old_kept.select("doc_id"), "doc_id", "left_anti")
-        b, bver = read_delta(ctx.spark, bronze)
+        from lmdata.lake.published import resolve_logged
+
+        b, bver = read_delta(ctx.spark, bronze, resolve_logged(ctx.lake, TABLES[ctx.args.source][0]))
         newly = b.join(newly_ids, "doc_id").select(
             *old_kept.columns, *[c for c in newly_ids.columns if c != "doc_id"]
         )

@@ -142,7 +142,12 @@ class DedupStage(Stage):
         cfg = ctx.params.dedup
         rebuild = ctx.args.rebuild or not delta.exists(attrs)
         ctx.job_group(f"read {TABLES[ctx.args.source][0]}")
-        docs, iver = read_delta(ctx.spark, inp, ctx.args.input_version)
+        from lmdata.lake.published import resolve_logged
+
+        # the curated version the event / curate named, else the published one (never a
+        # version whose attributes failed their gate)
+        want = resolve_logged(ctx.lake, TABLES[ctx.args.source][0], ctx.args.input_version)
+        docs, iver = read_delta(ctx.spark, inp, want)
         ctx.stats.inputs[TABLES[ctx.args.source][0]] = iver
         if not rebuild:
             seen, _ = read_delta(ctx.spark, attrs)

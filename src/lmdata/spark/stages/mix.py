@@ -121,6 +121,19 @@ def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: i
     yield pa.RecordBatch.from_pylist(rows, schema=_SHARD_SCHEMA)
 
 
+def _parse_pins(values: list[str]) -> dict[str, int]:
+    """`["gold/web_documents=5,gold/code_files=3"]` -> {table: version} (empty items skipped)."""
+    out: dict[str, int] = {}
+    for item in (x.strip() for v in values or [] for x in v.split(",")):
+        if not item:
+            continue
+        table, sep, ver = item.partition("=")
+        if not sep or not ver.strip().isdigit():
+            raise ConfigError(f"--pin {item!r}: expected TABLE=VERSION")
+        out[table.strip()] = int(ver)
+    return out
+
+
 def _uniform(seed_parts: list[Any]):
     """A deterministic uniform [0, 1) draw per row: xxhash64 of the seed and columns."""
     from pyspark.sql import functions as F
@@ -161,27 +174,52 @@ class MixStage(Stage):
         )
         parser.add_argument("--no-dvc", action="store_true", help="write files only (no git/DVC)")
         parser.add_argument("--result-out", default=None, help="also write the result JSON here")
+        parser.add_argument(
+            "--pin",
+            action="append",
+            default=[],
+            metavar="TABLE=VERSION[,...]",
+            help="read TABLE at VERSION (the versions of the triggering asset events); "
+            "unpinned tables: the spec's pin, else the published version",
+        )
 
     def app_id(self, ctx: StageContext) -> str:
         return f"lmdata:{self.name}:{ctx.args.mixture}:{ctx.run_id}"
 
     # ------------------------------------------------------------------ inputs
     def _versions(self, ctx: StageContext, spec) -> dict[str, int]:
-        out = {}
-        for t, want in spec.table_versions().items():
-            uri = ctx.table(t)
-            if not delta.exists(uri):
+        """Pins (--pin, from the asset events) > the spec's versions > the published version
+        (lmdata.lake.published; a table's language source at the version published with it)."""
+        from lmdata.lake import published
+        from lmdata.mixture.spec import TABLES
+
+        pins = _parse_pins(ctx.args.pin)
+        wanted = spec.table_versions()
+        unknown = sorted(set(pins) - set(wanted))
+        if unknown:
+            raise ConfigError(f"mixture {spec.name}: --pin names tables it reads not: {unknown}")
+        out: dict[str, int] = {}
+        for t in wanted:
+            if not delta.exists(ctx.table(t)):
                 raise FatalError(
                     f"mixture {spec.name}: table {t} does not exist in the lake {ctx.lake} "
                     "(run the pipeline that writes it first)"
                 )
-            cur = delta.current_version(uri)
-            if want == "latest":
-                out[t] = int(cur)
-            elif int(want) > int(cur):
-                raise ConfigError(f"mixture {spec.name}: {t} has no version {want} (latest {cur})")
-            else:
-                out[t] = int(want)
+        # documents first, then where their languages come from
+        lang_of = {TABLES[t][1][0]: t for t in wanted if t in TABLES and TABLES[t][1][0] != t}
+        for t in sorted(wanted, key=lambda t: t in lang_of):
+            want = pins.get(t, wanted[t])
+            if want == "latest" and t in lang_of and lang_of[t] in out:
+                # the language table as published when the documents' version was published
+                row = published.publish_row(ctx.lake, lang_of[t], out[lang_of[t]])
+                v = published.as_of(ctx.lake, t, row["at"] if row else None)
+                if v is not None:
+                    out[t] = v
+                    print(f"{t}: reading v{v}, published with {lang_of[t]}@v{out[lang_of[t]]}")
+                    continue
+            out[t] = published.resolve_logged(
+                ctx.lake, t, None if want == "latest" else int(want)
+            )
         return out
 
     def _pool(self, ctx: StageContext, spec, versions: dict[str, int]):

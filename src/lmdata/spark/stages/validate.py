@@ -59,6 +59,12 @@ class ValidateStage(Stage):
         g.add_argument("--table", help="lake table, e.g. gold/web_documents")
         g.add_argument("--manifest", help="a mixture manifest.json (the shards suite)")
         parser.add_argument("--version", type=int, default=None, help="table version (latest)")
+        parser.add_argument(
+            "--no-publish",
+            action="store_true",
+            help="audit only: do not publish a passing version nor undo a failing one "
+            "(default: write-audit-publish, lmdata.lake.published)",
+        )
 
     def app_id(self, ctx: StageContext) -> str:
         what = ctx.args.table or ctx.args.manifest
@@ -85,7 +91,37 @@ class ValidateStage(Stage):
         ctx.stats.counters["data_docs"] = 1
         print(f"quality gate {result.table} v{result.version}: {G.summarize(rows)}")
         print(f"Data Docs: {gx.docs_index(reports)}")
+        if ctx.args.table and not ctx.args.no_publish:
+            self._publish(ctx, result)
         G.enforce(result)
+
+    def _publish(self, ctx, result) -> None:
+        """Write-audit-publish: a passing gate publishes exactly the audited version (with the
+        tables its writer run wrote alongside); a failing one records the rejection and undoes
+        the write (lmdata.lake.published)."""
+        from lmdata.lake import published
+        from lmdata.quality.gate import writer_tables
+
+        comp = writer_tables(ctx.lake, result.table, result.version)
+        comp.pop(result.table, None)
+        if result.success:
+            published.publish(
+                ctx.lake, result.table, result.version, ctx.run_id, companions=comp
+            )
+            ctx.stats.counters["published"] = 1
+        else:
+            published.reject(
+                ctx.lake,
+                result.table,
+                result.version,
+                ctx.run_id,
+                companions=comp,
+                reason=result.message()[:2000],
+            )
+            ctx.stats.counters["rejected"] = 1
+        ctx.stats.tables[published.PUBLISHED] = delta.current_version(
+            delta.table_uri(ctx.lake, published.PUBLISHED)
+        )
 
     # ------------------------------------------------------------------ mixture manifest
     def _manifest(self, ctx, reports: Path, params):
@@ -168,10 +204,15 @@ class ValidateStage(Stage):
             out["pii_left_share"] = self._pii_left(ctx, spec, df)
         cur = self._languages(ctx, spec, df)
         prev = None
-        if cur is not None and ver > 0:
+        # drift against the published version (not a rejected or unaudited one), else ver - 1
+        from lmdata.lake import published
+
+        pub = published.published_version(ctx.lake, spec.table)
+        prev_ver = pub if pub is not None and pub < ver else ver - 1
+        if cur is not None and prev_ver >= 0:
             from lmdata.spark.io import read_delta
 
-            pdf, _ = read_delta(ctx.spark, ctx.table(spec.table), ver - 1)
+            pdf, _ = read_delta(ctx.spark, ctx.table(spec.table), prev_ver)
             prev = self._languages(ctx, spec, pdf)
         if cur is not None:
             from lmdata.quality.suites import language_drift
