@@ -100,7 +100,7 @@ eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup) -> BENCH
 lint: setup ## ruff
 	$(VENV)/bin/ruff check src tests dags spark_jobs bench
 
-airflow: setup ## Airflow UI on http://127.0.0.1:8080, login admin/admin (airflow standalone, SQLite)
+airflow: setup ## Airflow UI on http://127.0.0.1:8080 only (airflow standalone, SQLite); login admin + a generated password (printed once, var/airflow/admin-password) or $$LMDATA_AIRFLOW_PASSWORD
 	$(PY) -m lmdata.workflow.local standalone
 
 lock: ## re-resolve requirements.in into requirements.lock

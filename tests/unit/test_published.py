@@ -172,3 +172,14 @@ def test_report_shows_pointers_failed_versions_and_overrides(tmp_path):
     assert "the crawl label is right after all" in section and ">manual<" in section
     assert ">rollback<" in section and ">reject<" in section
 
+
+def test_make_airflow_password_is_generated_once_and_kept(tmp_path):
+    import stat
+
+    from lmdata.workflow.local import admin_password
+
+    pw, new = admin_password(tmp_path, {})
+    assert new and len(pw) >= 20
+    assert stat.S_IMODE((tmp_path / "admin-password").stat().st_mode) == 0o600
+    assert admin_password(tmp_path, {}) == (pw, False)
+    assert admin_password(tmp_path, {"LMDATA_AIRFLOW_PASSWORD": "set"}) == ("set", False)

@@ -3,7 +3,7 @@
     python -m lmdata.workflow.local run                   # `make run`: the whole chain (CHAIN)
     python -m lmdata.workflow.local run cc_ingest,curate_web [CONF_JSON]
     python -m lmdata.workflow.local env                   # print the environment it uses
-    python -m lmdata.workflow.local standalone            # `make airflow`: the UI on :8080
+    python -m lmdata.workflow.local standalone            # `make airflow`: the UI on 127.0.0.1:8080
 
 It sets AIRFLOW_HOME, the DAGs folder and the `lmdata_spark` connection (local[*]) in the
 environment, migrates the metadata DB, creates the `spark` and `dvc` pools, and runs
@@ -261,22 +261,61 @@ def main(argv: list[str] | None = None) -> int:
     return run_chain(dag_ids, conf)
 
 
+def admin_password(home: Path, env: dict[str, str]) -> tuple[str, bool]:
+    """The `admin` login of `make airflow`: $LMDATA_AIRFLOW_PASSWORD when set, else the one
+    generated on the first start and kept in <AIRFLOW_HOME>/admin-password (mode 0600).
+    Returns (password, whether it was just generated)."""
+    if env.get("LMDATA_AIRFLOW_PASSWORD"):
+        return env["LMDATA_AIRFLOW_PASSWORD"], False
+    kept = home / "admin-password"
+    if kept.is_file() and kept.read_text().strip():
+        return kept.read_text().strip(), False
+    import secrets
+
+    password = secrets.token_urlsafe(18)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return password, True
+
+
 def standalone(port: int = 8080) -> int:
     """`airflow standalone` (api-server + scheduler + dag-processor + triggerer) with our DAGs,
-    the pools and a fixed login (simple auth manager: admin / admin, override with
-    LMDATA_AIRFLOW_PASSWORD)."""
+    the pools and a login (simple auth manager, user `admin`).
+
+    Binds to 127.0.0.1 unless LMDATA_AIRFLOW_HOST says otherwise (e.g. 0.0.0.0 to expose it on
+    purpose). The password is LMDATA_AIRFLOW_PASSWORD, else one generated on the first start,
+    printed once and kept in <AIRFLOW_HOME>/admin-password."""
     env = airflow_env()
-    password = env.get("LMDATA_AIRFLOW_PASSWORD", "admin")
     home = Path(env["AIRFLOW_HOME"])
+    host = env.get("LMDATA_AIRFLOW_HOST", "127.0.0.1")
+    port = int(env.get("LMDATA_AIRFLOW_PORT", port))
+    password, generated = admin_password(home, env)
     pw_file = home / "simple_auth_manager_passwords.json"
-    pw_file.write_text(json.dumps({"admin": password}))
+    fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps({"admin": password}))
     env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin")
     env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(pw_file))
+    env.setdefault("AIRFLOW__API__HOST", host)
     env.setdefault("AIRFLOW__API__PORT", str(port))
-    env.setdefault("AIRFLOW__API__BASE_URL", f"http://127.0.0.1:{port}")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    env.setdefault("AIRFLOW__API__BASE_URL", f"http://{shown}:{port}")
     migrate(env)
+    login = (
+        f"admin / {password}  (generated now, kept in {home / 'admin-password'}; not shown again)"
+        if generated
+        else "admin / the password in "
+        + (
+            "$LMDATA_AIRFLOW_PASSWORD"
+            if env.get("LMDATA_AIRFLOW_PASSWORD")
+            else str(home / "admin-password")
+        )
+    )
     print(
-        f"\nAirflow UI: http://127.0.0.1:{port}  login: admin / {password}\n"
+        f"\nAirflow UI: http://{shown}:{port} (listening on {env['AIRFLOW__API__HOST']})  "
+        f"login: {login}\n"
         f"DAGs: {', '.join(CHAIN)} (paused at creation: unpause cc_ingest to schedule it)\n",
         flush=True,
     )
