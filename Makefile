@@ -18,12 +18,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST_ARGS ?=
 
-.PHONY: help setup jars java browser postgres run test test-unit test-spark test-dags lint bench eval airflow lock clean
+.PHONY: help setup jars java browser fasttext postgres run test test-unit test-spark test-dags lint bench eval airflow lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: java browser $(STAMP) $(JARS_STAMP) ## venv + locked packages + torch (CPU) + Delta/S3 jars + Java 17 + Chromium (idempotent)
+setup: java browser fasttext $(STAMP) $(JARS_STAMP) ## venv + locked packages + torch (CPU) + Delta/S3 jars + Java 17 + Chromium + fastText CLI (idempotent)
 
 jars: $(JARS_STAMP) ## the pinned JVM jars of infra/jars.lock (delta-spark, hadoop-aws, AWS SDK v2) -> .venv/jars, sha256-verified
 
@@ -43,6 +43,13 @@ browser: ## install Debian's Chromium (report and Airflow UI tests render in it)
 	  echo "installing chromium"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
 	  || echo "could not install chromium: browser tests will be skipped"; \
+	fi
+
+fasttext: ## install Debian's fastText CLI (trains quality models: lmdata quality-model train) if missing
+	@if ! command -v fasttext >/dev/null 2>&1; then \
+	  echo "installing fasttext"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fasttext) \
+	  || echo "could not install fasttext: fastText training (and its tests) will be skipped"; \
 	fi
 
 $(STAMP): requirements.lock pyproject.toml
@@ -91,11 +98,12 @@ bench/out/peer-venv/bin/python: # text-dedup 0.4.1 needs Python >= 3.12
 bench: setup $(BENCH_PEERS) ## side-by-side benchmarks -> BENCHMARKS.md (SIZE=200 MiB corpus + lmdata-only SCALE=1000 point)
 	$(PY) -m bench.run_all --mb $(SIZE) --scale "$(SCALE)"
 
-eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup) -> BENCHMARKS.md
+eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup, quality classifiers) -> BENCHMARKS.md
 	$(PY) -m bench.eval_langid_toxicity
 	$(PY) -m bench.eval_pii
 	$(PY) -m bench.eval_dedup
 	$(PY) -m bench.eval_multilingual
+	$(PY) -m bench.eval_quality_model
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check src tests dags spark_jobs bench

@@ -131,6 +131,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mix": ("lmdata.mixture.cli", "mix_cli", "build a versioned, DVC-tracked token mixture"),
     "mixture": ("lmdata.mixture.cli", "mixture_cli", "list / checkout mixture versions"),
     "train": ("lmdata.train.cli", "cli", "train a small GPT on a mixture's shards"),
+    "quality-model": ("lmdata.quality_model.cli", "cli", "train / check a quality classifier"),
 }
 
 

@@ -108,7 +108,11 @@ class FilterPipeline:
             if isinstance(spec, Filter):
                 flt = spec
             elif isinstance(spec, str):
-                flt = get_filter(spec)()
+                cls = get_filter(spec)
+                # a filter that cannot exist without options (quality_model_v1: its model
+                # file) takes them from its step's mapping, beside the thresholds
+                needs = getattr(cls, "requires_options", False)
+                flt = cls.from_options(overrides) if needs else cls()  # type: ignore[attr-defined]
             else:
                 raise ConfigError(f"filter pipeline: cannot build a filter from {spec!r}")
             if any(f.name == flt.name for f in self.filters):

@@ -23,6 +23,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "lmdata.filters.code_filters",
     "lmdata.filters.secrets",
     "lmdata.filters.pii",
+    "lmdata.filters.quality_model",
 )
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*_v(\d+)$")

@@ -230,10 +230,10 @@ def _decontam_reason(benchmark: str | None, matches: int | None, dc_cfg) -> str 
     return reason(benchmark)
 
 
-def _decide_batches(batches, cfg_json: str):
+def _decide_batches(batches, cfg_json: str, all_columns: bool = False):
     """mapInArrow body for --redecide: stored scores -> drop reason under the current thresholds.
     ``repeated_lines`` stays (the text is gone); decontamination is re-decided from the stored
-    match under the current action."""
+    match under the current action. ``all_columns``: every column out, drop_reason replaced."""
     cfg = json.loads(cfg_json)
     pipeline = _pipeline(cfg_json)
     keys = pipeline.score_keys()
@@ -258,6 +258,10 @@ def _decide_batches(batches, cfg_json: str):
                 continue
             r = _decontam_reason(bench[i], matches[i], cfg["decontam"])
             reasons.append(r or pipeline.decide({k: cols[k][i] for k in keys}))
+        if all_columns:
+            i = names.index("drop_reason")
+            yield batch.set_column(i, "drop_reason", pa.array(reasons, pa.string()))
+            continue
         yield pa.RecordBatch.from_arrays(
             [batch.column("doc_id"), pa.array(reasons, pa.string())],
             names=["doc_id", "drop_reason"],
@@ -296,6 +300,32 @@ def _transform_batches(batches, cfg_json: str, out_schema: pa.Schema):
             for f in out_schema
         ]
         yield pa.RecordBatch.from_arrays(arrays, schema=out_schema)
+
+
+def _top_fraction_cuts(ctx, df, pipeline, cfg_json: str) -> str:
+    """quality_model_v1's ``keep_top_fraction``: per language (the ``language`` column; one cut
+    for all without recipes), the score above which that fraction of ``df``'s documents lies,
+    applied as the language's ``min_score`` (lmdata.filters.quality_model.with_cuts). Returns
+    the config JSON to decide with (unchanged without the rule); the cuts go to the stats."""
+    from lmdata.filters.quality_model import QualityModelFilter, top_fraction, with_cuts
+
+    cfg = json.loads(cfg_json)
+    fraction = top_fraction(cfg["pipeline"])
+    if fraction is None:
+        return cfg_json
+    from pyspark.sql import functions as F
+
+    col = score_column(QualityModelFilter.key("score"))
+    lang = "language" if pipeline.recipes and "language" in df.columns else None
+    ctx.job_group(f"quality_model_v1: score cut for the top {fraction:.0%}")
+    cut = F.percentile_approx(col, 1.0 - fraction, 10_000).alias("cut")
+    rows = (df.groupBy(lang).agg(cut) if lang else df.agg(cut)).collect()
+    cuts = {r[lang] if lang else None: float(r["cut"]) for r in rows if r["cut"] is not None}
+    if lang:
+        cuts.pop(None, None)  # documents without a language keep min_score
+    for k, v in cuts.items():
+        ctx.stats.counters[f"quality_model_v1:cut:{k or 'all'}"] = v
+    return json.dumps(with_cuts(cfg, cuts, recipes=lang is not None))
 
 
 class CurateStage(Stage):
@@ -418,6 +448,13 @@ class CurateStage(Stage):
             .withColumn("curate_run_id", F.lit(ctx.run_id))
             .persist(StorageLevel.DISK_ONLY)
         )
+        cut_json = _top_fraction_cuts(ctx, scored, pipeline, cfg_json)
+        if cut_json != cfg_json:  # quality_model_v1 keep_top_fraction: decide again with cuts
+            recut = scored.mapInArrow(
+                lambda it: _decide_batches(it, cut_json, all_columns=True), scored.schema
+            ).persist(StorageLevel.DISK_ONLY)
+            scored.unpersist()
+            scored = recut
         # one aggregation for the drop reasons and the per-label (language, recipe) rows in /
         # kept of the report: (drop_reason, labels...) groups are few, the rows are many
         label_names = [lf.name for lf in label_fields]
@@ -590,6 +627,7 @@ class CurateStage(Stage):
                 "filters, run curate --rescore"
             )
         ctx.stats.inputs[TABLES[ctx.args.source][1]] = aver
+        cfg_json = _top_fraction_cuts(ctx, a, pipeline, cfg_json)
         ctx.job_group("re-decide from stored scores")
         stored = [c for c in ("decontam_benchmark", "decontam_matches") if c in a.columns]
         decided = a.select(
