@@ -206,3 +206,6 @@ def test_cli_train_and_info(tmp_path, capsys):
         float(int(card["sha256"][:13], 16))
     )
     assert cli(["info", str(tmp_path / "missing.bin")]) == 2
+    assert cli(["score", card["model"], str(FIXTURE)]) == 0
+    scores = [float(x) for x in capsys.readouterr().out.split()]
+    assert len(scores) == 40 and all(0 <= x <= 1 for x in scores)
