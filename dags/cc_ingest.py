@@ -29,6 +29,7 @@ with DAG(
     start_date=pendulum.parse(
         str(settings.params_value("ingest_cc.slice_start_date", "2026-01-01"))
     ),
+    end_date=pendulum.parse(settings.CC_INGEST_END_DATE) if settings.CC_INGEST_END_DATE else None,
     catchup=False,
     max_active_runs=2,
     default_args=settings.default_args(),

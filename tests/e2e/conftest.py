@@ -76,6 +76,7 @@ class AirflowServer:
     slice_paths: list[str]
     crawl: str = BACKFILL_CRAWL
     procs: list[subprocess.Popen] = field(default_factory=list)
+    bucket: Path | None = None
     _token: str | None = None
 
     def token(self) -> str:
@@ -173,15 +174,26 @@ def airflow_server(tmp_path_factory):
         AIRFLOW__API__WORKERS="1",
         AIRFLOW__API__SECRET_KEY="lmdata-e2e-secret",
         AIRFLOW__API_AUTH__JWT_SECRET="lmdata-e2e-jwt-secret-0123456789abcdef",
-        # backfills only: the scheduler creates no interval runs of its own (a scheduled run of
-        # cc_ingest would add a slice the test did not ask for)
-        AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
+        # the scheduler creates asset-triggered runs (test_scheduler_chain.py) but no interval
+        # runs of cc_ingest (a scheduled run would add a slice the backfill test did not ask
+        # for): its schedule ends on the backfill's last date
+        LMDATA_CC_INGEST_END_DATE="2026-01-03",
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
         AIRFLOW_CONN_LMDATA_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
         LMDATA_HOME=str(ROOT),
         LMDATA_LAKE=str(lake),
         LMDATA_PARAMS=str(params_path),
         LMDATA_RUNS_DIR=str(tmp / "runs"),
+        # everything a DAG writes stays in the temp dir (not the checkout's var/)
+        LMDATA_MIXTURES_REPO=str(tmp / "mixtures"),
+        LMDATA_MIXTURES=str(tmp / "mixtures"),
+        LMDATA_DVC_REMOTE=str(tmp / "dvc-remote"),
+        LMDATA_REPORTS=str(tmp / "reports"),
+        LMDATA_REPORTS_DIR=str(tmp / "reports"),
+        LMDATA_TRAIN_DIR=str(tmp / "train"),
+        LMDATA_TRAIN_STEPS="4",
+        # the fault-injection test hook (lmdata.faults): no file, no faults
+        LMDATA_FAULTS=str(tmp / "faults.json"),
         LMDATA_PYTHON=sys.executable,
         PYSPARK_PYTHON=sys.executable,
         NO_PROXY="*",
@@ -201,7 +213,9 @@ def airflow_server(tmp_path_factory):
         check=True,
         capture_output=True,
     )
-    server = AirflowServer(url=url, home=home, lake=lake, env=env, slice_paths=slice_paths)
+    server = AirflowServer(
+        url=url, home=home, lake=lake, env=env, slice_paths=slice_paths, bucket=src
+    )
     for name, args in (
         ("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
         ("scheduler", ["scheduler"]),

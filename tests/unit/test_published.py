@@ -183,3 +183,18 @@ def test_make_airflow_password_is_generated_once_and_kept(tmp_path):
     assert stat.S_IMODE((tmp_path / "admin-password").stat().st_mode) == 0o600
     assert admin_password(tmp_path, {}) == (pw, False)
     assert admin_password(tmp_path, {"LMDATA_AIRFLOW_PASSWORD": "set"}) == ("set", False)
+
+
+def test_manual_dag_runs_fall_back_to_the_published_version(tmp_path, monkeypatch):
+    """build_mixture / curate_* without a triggering event (a manual DAG run) read the
+    published version, not the latest (here: a rejected, undone one)."""
+    from lmdata.workflow.assets import published_facts
+
+    lake = str(tmp_path)
+    monkeypatch.setenv("LMDATA_LAKE", lake)
+    g0 = _append(lake, GOLD, ["a"])
+    published.publish(lake, GOLD, g0, "run-1")
+    g1 = _append(lake, GOLD, ["b", "c"])
+    published.reject(lake, GOLD, g1, "run-2")
+    facts = published_facts(GOLD)
+    assert (facts["version"], facts["rows"], facts["origin"]) == (0, 1, "published")

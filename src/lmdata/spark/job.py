@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from lmdata import faults
 from lmdata.config import Params, load_params, resolve_lake
 from lmdata.errors import EXIT_FATAL, EXIT_OK, EXIT_RETRYABLE, LmdataError, RetryableError
 from lmdata.lake import delta
@@ -151,7 +152,9 @@ def execute(stage: Stage, argv: list[str] | None = None) -> tuple[int, StageStat
         params = load_params(args.params, args.overrides)
         lake = resolve_lake(args.lake)
         ctx = StageContext(params=params, lake=lake, run_id=run_id, stats=stats, args=args)
+        faults.check(stage.name, run_id, "before")  # test hook, off unless LMDATA_FAULTS is set
         stage.run(ctx)
+        faults.check(stage.name, run_id, "after")
         if stats.status == "running":
             stats.status = "ok"
     except LmdataError as e:

@@ -29,6 +29,9 @@ TRAIN_DEVICE = os.environ.get("LMDATA_TRAIN_DEVICE", "auto")
 # How train_gpu starts training: lmdata.train.launch's `local` (a subprocess, default),
 # `kubernetes` (a GPU pod) or `remote` (a command template) - see params.yaml `train:`.
 TRAIN_LAUNCHER = os.environ.get("LMDATA_TRAIN_LAUNCHER", "local")
+# The last logical date `cc_ingest` schedules (YYYY-MM-DD; empty: no end): a crawl whose
+# slices are all done, or a test Airflow whose scheduler must create no interval runs of its own.
+CC_INGEST_END_DATE = os.environ.get("LMDATA_CC_INGEST_END_DATE") or None
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
