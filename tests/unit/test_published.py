@@ -102,6 +102,7 @@ def test_manual_publish_and_rollback_are_recorded(tmp_path):
     p = published.pointer(lake, GOLD)
     assert (p["version"], p["action"], p["gate"]) == (1, "manual", "override")
     assert "regex" in p["reason"]
+    assert _ids(lake, GOLD) == ["a", "b"]  # RESTOREd to v1: writers continue from it
 
     from lmdata.cli import describe_lake, main
 
@@ -162,7 +163,9 @@ def test_report_shows_pointers_failed_versions_and_overrides(tmp_path):
     published.publish(lake, GOLD, g0, "run-1")
     g1 = _append(lake, GOLD, ["b"])
     published.reject(lake, GOLD, g1, "run-2", reason="crawl does not match the regex")
+    assert _ids(lake, GOLD) == ["a"]
     published.manual_publish(lake, GOLD, g1, "the crawl label is right after all", "op-1")
+    assert _ids(lake, GOLD) == ["a", "b"]  # the rejected version, published by hand, is back
     published.rollback(lake, GOLD, g0, "op-2", "back to the gated version")
     (tmp_path / "reports").mkdir()
     page = build_index({}, lake, tmp_path / "reports").read_text()

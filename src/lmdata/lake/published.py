@@ -292,7 +292,8 @@ def reject(
 
 def manual_publish(lake: str, table: str, version: int, reason: str, run_id: str) -> list[dict]:
     """`lmdata publish`: an operator publishes `table@version` by hand (recorded, with the
-    reason), with the companions its writer run wrote."""
+    reason), with the companions its writer run wrote; a version that is not the latest (e.g.
+    one a gate rejected and undid) is RESTOREd, so writers continue from it."""
     if not reason or not reason.strip():
         raise ConfigError("lmdata publish needs --reason (it is recorded)")
     uri = delta.table_uri(lake, table)
@@ -304,10 +305,8 @@ def manual_publish(lake: str, table: str, version: int, reason: str, run_id: str
     from lmdata.quality.gate import writer_tables
 
     comp = {t: v for t, v in writer_tables(lake, table, int(version)).items() if t != table}
-    return publish(
-        lake, table, version, run_id, companions=comp, action="manual", gate="override",
-        reason=reason,
-    )  # fmt: skip
+    return _publish_restoring(lake, table, {table: int(version), **comp}, "manual", "override",
+                              run_id, reason)  # fmt: skip
 
 
 def rollback(lake: str, table: str, to: int, run_id: str, reason: str | None = None) -> list[dict]:
@@ -320,18 +319,30 @@ def rollback(lake: str, table: str, to: int, run_id: str, reason: str | None = N
             f"(see `lmdata tables`), or publish it with `lmdata publish`"
         )
     targets = {table: int(to), **{k: int(v) for k, v in prior["companions"].items()}}
+    return _publish_restoring(lake, table, targets, "rollback", prior.get("gate") or "-", run_id,
+                              reason or f"rollback to v{to}")  # fmt: skip
+
+
+def _publish_restoring(
+    lake: str, table: str, targets: dict[str, int], action: str, gate: str, run_id: str, reason
+) -> list[dict]:
+    """Point each of `targets` (table -> version) at its version and RESTORE the tables whose
+    latest version is another one; one recorded row each."""
     rows = []
     for t, v in targets.items():
-        restored = _restore(lake, t, v)
-        print(f"rolled back {t} to v{v} (RESTORE commit v{restored})", flush=True)
+        restored = None
+        if delta.current_version(delta.table_uri(lake, t)) != v:
+            restored = _restore(lake, t, v)
+            print(f"{action}: {t} RESTOREd to v{v} (commit v{restored})", flush=True)
+        print(f"published {t}@v{v} ({action}, gate {gate})", flush=True)
         rows.append(
             {
                 "table": t,
                 "version": v,
-                "action": "rollback",
-                "gate": prior.get("gate") or "-",
+                "action": action,
+                "gate": gate,
                 "run_id": run_id,
-                "reason": reason or f"rollback to v{to}",
+                "reason": reason,
                 "with_table": None if t == table else table,
                 "companions": {k: x for k, x in targets.items() if k != table}
                 if t == table
