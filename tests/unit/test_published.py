@@ -67,6 +67,9 @@ def test_publish_reject_undo_and_readers(tmp_path):
     g3 = _append(lake, GOLD, ["c"])
     published.publish(lake, GOLD, g3, "run-3")
     assert published.resolve(lake, GOLD)[0] == 3 and _ids(lake, GOLD) == ["a", "c"]
+    # a re-audit that fails the published version records it and undoes nothing
+    published.reject(lake, GOLD, 3, "re-audit")
+    assert _ids(lake, GOLD) == ["a", "c"] and published.published_version(lake, GOLD) == 3
 
 
 def test_first_batch_rejected_leaves_an_empty_table_and_readers_refuse(tmp_path):

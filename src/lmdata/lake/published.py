@@ -195,6 +195,8 @@ def _restore(lake: str, table: str, version: int | None) -> int:
     (or DELETE) commit, so the next writer appends to that content. Returns the new version."""
     uri = delta.table_uri(lake, table)
     dt = delta.open_table(uri)
+    if version is not None and int(version) == dt.version():
+        return dt.version()  # already holds that content
     if version is None:
         dt.delete()
     else:
@@ -262,8 +264,8 @@ def reject(
     for t, v in targets.items():
         restored = None
         cur = delta.current_version(delta.table_uri(lake, t))
-        if undo and cur is not None and int(cur) == v:
-            keep = published_version(lake, t)
+        keep = published_version(lake, t)
+        if undo and cur is not None and int(cur) == v and keep != v:
             restored = _restore(lake, t, keep)
             print(
                 f"rejected {t}@v{v}: restored to "
@@ -272,7 +274,8 @@ def reject(
                 flush=True,
             )
         else:
-            print(f"rejected {t}@v{v} (latest is v{cur}: not undone)", flush=True)
+            why = "it is the published version" if keep == v else f"the latest is v{cur}"
+            print(f"rejected {t}@v{v} ({why}: not undone)", flush=True)
         rows.append(
             {
                 "table": t,
