@@ -14,6 +14,11 @@ duplicate clusters, PII. Plots are matplotlib (Agg) PNGs embedded as base64; tab
 with delta-rs (`lake.delta.read_arrow`) at the versions the run's stages wrote (the Delta
 versions are listed on the page). Pure module: no pyspark; matplotlib, pandas and jinja2 are
 imported inside functions.
+
+Size (~750 lines, over the project's ~700): kept as one module on purpose, in page order: each
+section's reader, plot and table sit together, and the page template sits beside the one function
+that fills it. What moves out first when it grows: the per-language section (LanguageRow ..
+language_section_table) and the matplotlib helpers, into a `report_plots` module below this one.
 """
 
 from __future__ import annotations
