@@ -45,3 +45,15 @@ def moto_commoncrawl_bucket(tree: Path, bucket: str = "commoncrawl"):
         yield endpoint
     finally:
         server.stop()
+
+
+def run_stage(stage: str, lake, *args: str):
+    """Run one lmdata stage through the job skeleton (the CLI's and spark-submit's path) on
+    `lake` with the repository's params.yaml; asserts it succeeded and returns its stats."""
+    from lmdata.spark.job import execute
+    from lmdata.spark.stages import get_stage
+
+    params = Path(__file__).resolve().parents[1] / "params.yaml"
+    code, stats = execute(get_stage(stage), ["--lake", str(lake), "--params", str(params), *args])
+    assert code == 0, stats.error
+    return stats

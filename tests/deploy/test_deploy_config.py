@@ -323,6 +323,7 @@ def test_compose_services_builds_volumes_and_dependencies():
         "airflow-triggerer",
         "spark-master",
         "spark-worker",
+        "spark-connect",
     }
     assert set(services) == expected
     for name, svc in services.items():
@@ -381,6 +382,17 @@ def test_compose_ports_and_urls_are_consistent():
     )
     assert services["spark-master"]["ports"][0].endswith(":8080")
     assert "localhost:8081" in " ".join(services["spark-worker"]["healthcheck"]["test"])
+    # the warm Spark: the stage tasks' Spark Connect URL = the port its server binds and checks;
+    # its driver runs on the same master; nothing publishes it (Spark Connect has no auth)
+    connect = services["spark-connect"]
+    cmd = connect["command"]
+    assert env["LMDATA_SPARK_REMOTE"] == f"sc://spark-connect:{cmd[cmd.index('--port') + 1]}"
+    assert cmd[:4] == ["python", "-m", "lmdata.spark.connect", "serve"]
+    assert f"'localhost', {cmd[cmd.index('--port') + 1]})" in " ".join(
+        connect["healthcheck"]["test"]
+    )
+    assert connect["environment"]["LMDATA_SPARK_MASTER"] == "spark://spark-master:7077"
+    assert "ports" not in connect
     # MinIO: every endpoint the clients use is the API port MinIO serves.
     minio_ports = {p.split(":")[-1] for p in services["minio"]["ports"]}
     assert env["LMDATA_S3_ENDPOINT"] == "http://minio:9000" and "9000" in minio_ports
@@ -392,7 +404,7 @@ def test_compose_ports_and_urls_are_consistent():
 
 def test_compose_environment_names_are_real_settings():
     services = _compose_interpolated()["services"]
-    for name in ("airflow-apiserver", "airflow-scheduler", "spark-worker"):
+    for name in ("airflow-apiserver", "airflow-scheduler", "spark-worker", "spark-connect"):
         _check_env_names(services[name]["environment"], f"compose {name}")
     env = services["airflow-scheduler"]["environment"]
     from lmdata.workflow import settings

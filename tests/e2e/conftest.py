@@ -213,6 +213,12 @@ def airflow_server(tmp_path_factory):
         check=True,
         capture_output=True,
     )
+    # the stage tasks run on a warm Spark Connect server, as under `make run`/`make airflow`
+    # (the spark-submit path is the cluster test's: tests/e2e/test_cluster_s3.py)
+    from lmdata.spark import connect
+
+    spark_dir = home / "spark-connect"
+    env["LMDATA_SPARK_REMOTE"] = connect.start(spark_dir, env=env)
     server = AirflowServer(
         url=url, home=home, lake=lake, env=env, slice_paths=slice_paths, bucket=src
     )
@@ -249,3 +255,4 @@ def airflow_server(tmp_path_factory):
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+        connect.stop(spark_dir)

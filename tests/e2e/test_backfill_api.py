@@ -1,6 +1,6 @@
 """A backfill of cc_ingest created the way the UI does it (`POST /api/v2/backfills`), run by the
-real scheduler (LocalExecutor, SparkSubmitOperator -> spark-submit): each logical date ingests
-exactly its slice; the same backfill again (reprocess_behavior=completed) changes nothing."""
+real scheduler (LocalExecutor, LmdataStageOperator -> the warm Spark Connect server): each
+logical date ingests exactly its slice; the same backfill again (reprocess_behavior=completed) changes nothing."""
 
 from __future__ import annotations
 

@@ -236,6 +236,7 @@ def test_chain_on_spark_cluster_with_s3_lake_equals_local_run(
             {"conn_type": "spark", "host": host, "port": int(port)}
         ),
         "LMDATA_SPARK_MASTER": master,  # `lmdata mix` (not a spark-submit task) too
+        "LMDATA_WARM_SPARK": "0",  # spark-submit per stage; the local run uses the warm server
     }
     cluster = _run_chain(tmp_path / "cluster", cluster_env)
     out = cluster.stdout + cluster.stderr
@@ -243,6 +244,7 @@ def test_chain_on_spark_cluster_with_s3_lake_equals_local_run(
     assert f"--master {master}" in out, "the stages did not go to the standalone master"
     local = _run_chain(tmp_path / "local", {})
     assert local.returncode == 0, (local.stdout + local.stderr)[-6000:]
+    assert "warm Spark (Spark Connect)" in local.stdout  # so gold is compared across both paths
 
     # every Spark stage ran as an application of the cluster, with executors on both workers
     state = json.loads(urllib.request.urlopen(f"{ui}/json/", timeout=10).read())

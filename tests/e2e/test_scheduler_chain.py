@@ -1,5 +1,5 @@
 """The asset chain run by the real scheduler alone (api-server + scheduler + dag-processor of
-conftest.py, LocalExecutor, SparkSubmitOperator -> spark-submit), with write-audit-publish:
+conftest.py, LocalExecutor, LmdataStageOperator -> the warm Spark Connect server), with write-audit-publish:
 
 a. every DAG unpaused, `code_ingest` + one `cc_ingest` run triggered: the scheduler runs
    curate_web, curate_code, build_mixture and train_gpu through their assets; the trained

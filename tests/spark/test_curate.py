@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 from lmdata.lake import delta
-from lmdata.spark.job import execute
-from lmdata.spark.stages import get_stage
+from support import run_stage as _run
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.spark
@@ -16,14 +15,6 @@ LOOSE = (
     "max_top_4gram_char_frac: 0.9}, gopher_quality_v2: {min_stop_word_count: 0, "
     "min_alpha_word_frac: 0.1, min_word_count: 5, min_mean_word_length: 1}, c4_v2: {}, fineweb_v2: {}}"
 )
-
-
-def _run(stage, lake, *args):
-    code, stats = execute(
-        get_stage(stage), ["--lake", str(lake), "--params", str(ROOT / "params.yaml"), *args]
-    )
-    assert code == 0, stats.error
-    return stats
 
 
 def test_curate_scores_decides_and_redecides_without_rescoring(spark, tmp_path):

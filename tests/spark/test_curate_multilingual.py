@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from lmdata.lake import delta
-from lmdata.spark.job import execute
-from lmdata.spark.stages import get_stage
+from support import run_stage as _run
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTS = ROOT / "tests" / "fixtures" / "multilingual" / "mlcorpus_sentences"
@@ -31,14 +30,6 @@ RECIPES = {
     "th": "tha_Thai",
     "zh": "cmn_Hani",
 }
-
-
-def _run(stage, lake, *args):
-    code, stats = execute(
-        get_stage(stage), ["--lake", str(lake), "--params", str(ROOT / "params.yaml"), *args]
-    )
-    assert code == 0, stats.error
-    return stats
 
 
 def test_curate_mixed_language_batch(spark, tmp_path):

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from lmdata.lake import delta
-from lmdata.spark.job import execute
-from lmdata.spark.stages import get_stage
+from support import run_stage as _run
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.spark
@@ -33,14 +32,6 @@ def _archive(path: Path) -> None:
         add("pkg-1.0/pkg/__init__.py", b"def hello():\n    return 'hello'\n")
         add("pkg-1.0/pkg/keys.py", b"AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLQ'\nprint('x')\n")
         add("../../evil.py", b"print('escape')\n")  # path traversal: never read as a file
-
-
-def _run(stage, lake, *args):
-    code, stats = execute(
-        get_stage(stage), ["--lake", str(lake), "--params", str(ROOT / "params.yaml"), *args]
-    )
-    assert code == 0, stats.error
-    return stats
 
 
 def test_ingest_code_stdlib_and_hostile_archive(spark, tmp_path):

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from lmdata.lake import delta
-from lmdata.spark.job import execute
-from lmdata.spark.stages import get_stage
+from support import run_stage as _run
 
 ROOT = Path(__file__).resolve().parents[2]
 CC = ROOT / "tests" / "fixtures" / "cc"
@@ -31,14 +30,6 @@ def _bucket(tmp_path: Path) -> Path:
         gzip.compress(listing.encode())
     )
     return root
-
-
-def _run(stage, lake, *args):
-    code, stats = execute(
-        get_stage(stage), ["--lake", str(lake), "--params", str(ROOT / "params.yaml"), *args]
-    )
-    assert code == 0, stats.error
-    return stats
 
 
 def _bronze_rows(lake):

@@ -63,9 +63,36 @@ class StageContext:
         return delta.table_uri(self.lake, name)
 
     def job_group(self, description: str) -> None:
-        """Name the Spark jobs that follow (shown in the Spark UI and logs)."""
-        self.spark.sparkContext.setJobGroup(self.stats.stage, description, interruptOnCancel=True)
+        """Name the Spark jobs that follow (shown in the Spark UI and logs). On Spark Connect
+        (no SparkContext) the jobs carry the stage's tag and this step's, in the same UI."""
+        from lmdata.spark.connect import is_connect
+
+        if is_connect(self.spark):
+            self.spark.clearTags()
+            self.spark.addTag(f"lmdata-{self.stats.stage}")
+            self.spark.addTag(_tag(description))
+        else:
+            self.spark.sparkContext.setJobGroup(
+                self.stats.stage, description, interruptOnCancel=True
+            )
         log.info("[%s] %s", self.stats.stage, description)
+
+    def close(self) -> None:
+        """End a Spark Connect session (its cached DataFrames and temp views live on the
+        server until then); a classic session ends with this process."""
+        if "spark" in self.__dict__:
+            from lmdata.spark.connect import is_connect
+
+            if is_connect(self.spark):
+                try:
+                    self.spark.stop()
+                except Exception as e:  # the work is done; a failed release is only logged
+                    log.warning("could not release the Spark Connect session: %s", e)
+
+
+def _tag(text: str) -> str:
+    """A Spark job tag from free text (tags may not be empty or contain commas)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:60] or "step"
 
 
 class Stage(ABC):
@@ -172,6 +199,8 @@ def execute(stage: Stage, argv: list[str] | None = None) -> tuple[int, StageStat
         log.error("%s failed:\n%s", stage.name, traceback.format_exc())
         if died is not None:
             log.error("%s", stats.error)
+    if "ctx" in locals():
+        ctx.close()
     stats.seconds = round(time.monotonic() - t0, 3)
     if stats.status != "failed" and "ctx" in locals():
         record_stage_run(ctx.lake, stats, stage.app_id(ctx))

@@ -160,6 +160,11 @@ def get_spark(cfg: SparkConfig | None = None, app_name: str | None = None):
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    from lmdata.spark.connect import remote_url
+
+    remote = remote_url()
+    if remote:  # a warm Spark Connect server (lmdata.spark.connect) runs the work
+        return _connect_session(remote, cfg, app_name)
     if os.environ.get("PYSPARK_GATEWAY_PORT"):
         # Launched by spark-submit: its --master and --conf win; we add only what it left unset.
         from pyspark import SparkConf, SparkContext
@@ -181,4 +186,29 @@ def get_spark(cfg: SparkConfig | None = None, app_name: str | None = None):
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(cfg.log_level)
     _check_delta(spark)
+    return spark
+
+
+def _connect_session(url: str, cfg: SparkConfig, app_name: str | None):
+    """A Spark Connect session on a warm server. The server's static settings (jars, Delta,
+    memory, master) are its own; this session gets the runtime SQL settings of `cfg` (shuffle
+    partitions, `spark.conf` entries Spark lets a session change)."""
+    from pyspark.sql import SparkSession
+
+    from lmdata.errors import RetryableError
+    from lmdata.spark.connect import reachable
+
+    # Spark Connect's client retries an unreachable server for minutes; a task whose server is
+    # down should rather fail at once (exit 75) and be retried by Airflow with its backoff.
+    if not reachable(url):
+        raise RetryableError(f"no Spark Connect server at {url}: nothing listens there")
+    try:
+        spark = SparkSession.builder.remote(url).getOrCreate()
+        spark.conf.set("spark.sql.shuffle.partitions", str(cfg.shuffle_partitions))
+    except Exception as e:  # server down or restarting: the task is retried (exit 75)
+        raise RetryableError(f"no Spark Connect server at {url}: {e}") from e
+    for k, v in {**cfg.conf, **_env_conf()}.items():
+        if spark.conf.isModifiable(k):
+            spark.conf.set(k, v)
+    spark.addTag(app_name or cfg.app_name)
     return spark

@@ -16,6 +16,7 @@ what `triggering_asset_events` holds when the scheduler triggers them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -172,11 +173,37 @@ def default_conf(dag_id: str) -> dict | None:
     return None
 
 
+@contextlib.contextmanager
+def warm_spark(env: dict[str, str]):
+    """Point the stage tasks at a warm Spark Connect server (lmdata.spark.connect) while the
+    block runs: the one LMDATA_SPARK_REMOTE names, else one started now for this Airflow home
+    and stopped afterwards. LMDATA_WARM_SPARK=0 keeps spark-submit per stage."""
+    from lmdata.spark import connect
+
+    if env.get(connect.ENV_REMOTE) or env.get("LMDATA_WARM_SPARK", "1") == "0":
+        yield
+        return
+    t0 = time.monotonic()
+    state = connect.state_dir(env["AIRFLOW_HOME"])
+    url = connect.start(state, env=env)
+    env[connect.ENV_REMOTE] = url
+    print(f"=== warm Spark (Spark Connect) at {url} in {time.monotonic() - t0:.0f}s", flush=True)
+    try:
+        yield
+    finally:
+        connect.stop(state)
+
+
 def run_chain(dag_ids: list[str], conf: dict | None = None) -> int:
     """Run DAGs in order with `dags test`, passing each producer's asset events along."""
     env = airflow_env()
     t0 = time.monotonic()
     migrate(env)
+    with warm_spark(env):
+        return _run_chain(env, dag_ids, conf, t0)
+
+
+def _run_chain(env: dict[str, str], dag_ids: list[str], conf: dict | None, t0: float) -> int:
     events: dict[str, list[dict]] = {}
     results = []
     for dag_id in dag_ids:
@@ -319,7 +346,8 @@ def standalone(port: int = 8080) -> int:
         f"DAGs: {', '.join(CHAIN)} (paused at creation: unpause cc_ingest to schedule it)\n",
         flush=True,
     )
-    return _airflow(env, "standalone", check=False).returncode
+    with warm_spark(env):
+        return _airflow(env, "standalone", check=False).returncode
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from lmdata.errors import EXIT_FATAL, EXIT_RETRYABLE
+from lmdata.spark.connect import ENV_REMOTE
 from lmdata.workflow import settings
 
 _EXIT = re.compile(r"Error code is: (\d+)")
@@ -101,6 +102,12 @@ class LmdataStageOperator(SparkSubmitOperator):
     def execute(self, context: Any) -> dict[str, Any] | None:
         # a templated optional flag (`version_flag`) renders to "" when it has nothing to pass
         self.application_args = [a for a in self.application_args or [] if a != ""]
+        remote = os.environ.get(ENV_REMOTE)
+        if remote:  # a warm Spark Connect server: the stage is a thin client, no spark-submit
+            cmd = [settings.PYTHON, str(self.application), *self.application_args]
+            self.log.info("on the warm Spark at %s: %s", remote, shlex.join(cmd))
+            run_checked(self.log, cmd, f"stage {self.stage}")
+            return self._stats(context)
         try:
             super().execute(context)
         except AirflowException as e:
@@ -110,6 +117,9 @@ class LmdataStageOperator(SparkSubmitOperator):
                     f"lmdata stage {self.stage} failed fatally (no retry): {e}"
                 ) from e
             raise
+        return self._stats(context)
+
+    def _stats(self, context: Any) -> dict[str, Any] | None:
         path = Path(self.render_template(self._stats_out, context))
         if path.exists():
             stats = json.loads(path.read_text())
@@ -177,6 +187,35 @@ def parse_command_output(text: str) -> dict[str, Any] | None:
     return None
 
 
+def run_checked(log: Any, cmd: list[str], what: str) -> str:
+    """Run an lmdata command in a subprocess of this task, its output in the task log; returns
+    the output. Exit 2 (fatal): AirflowFailException, no retry; any other failure (75:
+    retryable): AirflowException, retried with backoff."""
+    env = dict(os.environ)
+    env.setdefault("LMDATA_LAKE", settings.lake())
+    env.setdefault("LMDATA_PARAMS", settings.params_path())
+    proc = subprocess.Popen(
+        cmd,
+        cwd=str(settings.HOME),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        log.info("%s", line.rstrip())
+    code = proc.wait()
+    if code == EXIT_FATAL:
+        raise AirflowFailException(f"lmdata {what} failed fatally (no retry): exit 2")
+    if code != 0:
+        kind = "retryable" if code == EXIT_RETRYABLE else "unexpected"
+        raise AirflowException(f"lmdata {what} failed ({kind}, exit {code})")
+    return "".join(lines)
+
+
 class LmdataCommandOperator(BaseOperator):
     """Run `python -m lmdata.cli <command> <args>` (a non-Spark lmdata command) in a subprocess.
 
@@ -216,29 +255,7 @@ class LmdataCommandOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any] | None:
         cmd = self.argv()
         self.log.info("running: %s", shlex.join(cmd))
-        env = dict(os.environ)
-        env.setdefault("LMDATA_LAKE", settings.lake())
-        env.setdefault("LMDATA_PARAMS", settings.params_path())
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(settings.HOME),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        lines: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            self.log.info("%s", line.rstrip())
-        code = proc.wait()
-        text = "".join(lines)
-        if code == EXIT_FATAL:
-            raise AirflowFailException(f"lmdata {self.command} failed fatally (exit 2, no retry)")
-        if code != 0:
-            kind = "retryable" if code == EXIT_RETRYABLE else "unexpected"
-            raise AirflowException(f"lmdata {self.command} failed ({kind}, exit {code})")
+        text = run_checked(self.log, cmd, self.command)
         result = parse_command_output(text)
         if result is not None:
             self.log.info("lmdata stats for %s: %s", self.command, json.dumps(result))

@@ -81,3 +81,25 @@ def test_shards_suite_checks_tokens_documents_and_hashes(ctx, tmp_path):
     assert json.loads(open(stored[0]["result_path"]).read())["suite_name"] == "shards"
     with pytest.raises(G.GateFailed, match="quality gate failed for mixture/m v3"):
         G.enforce(gate)
+
+
+def test_context_is_built_once_and_docs_are_built_for_the_validated_suite_only(tmp_path):
+    reports = tmp_path / "reports"
+    shards = S.shard_rows(
+        {"shards": [{"path": "s0.bin", "sha256": "a" * 64, "tokens": 5, "documents": 1}]}
+    )
+    with gx.open_context(reports) as c1:
+        [r] = gx.run_checkpoints(c1, [(S.SHARDS_SUITE, shards)], PARAMS, "unit_docs1")
+    assert r["success"] and r["meta"]["checkpoint_id"]
+    with gx.open_context(reports) as c2:
+        assert c2 is c1  # reused, not re-read from great_expectations.yml
+        docs = reports / "data_docs"
+        suite_page = docs / "expectations" / "shards.html"
+        assert sorted(p.name for p in (docs / "expectations").iterdir()) == ["shards.html"]
+        built = suite_page.stat().st_mtime_ns
+        [r2] = gx.run_checkpoints(c2, [(S.SHARDS_SUITE, shards)], PARAMS, "unit_docs2")
+    # one page per validation, the index lists both; the unchanged suite's page is not rebuilt
+    pages = {p.as_uri() for p in (docs / "validations").rglob("*.html")}
+    assert len(pages) == 2 and {r["data_docs_url"], r2["data_docs_url"]} == pages
+    assert "unit_docs1" in (docs / "index.html").read_text()
+    assert suite_page.stat().st_mtime_ns == built

@@ -9,7 +9,9 @@ two GX checkpoints from `expectations/`: the table's own suite on the rows, and
 the curate batch, duplicate rate of the dedup batch, share of gold documents in which the
 PII / secrets recognizers still find something, language-mix drift vs the previous version).
 Results: `_meta/validations` + JSON under <reports>/validations/, Data Docs under
-<reports>/data_docs/. A failed gate exits 2 with every failed expectation in the message.
+<reports>/data_docs/ (the pages of this validation and the index, built once per call: see
+lmdata.quality.gx.run_checkpoints). A failed gate exits 2 with every failed expectation in the
+message.
 """
 
 from __future__ import annotations
@@ -105,9 +107,7 @@ class ValidateStage(Stage):
         comp = writer_tables(ctx.lake, result.table, result.version)
         comp.pop(result.table, None)
         if result.success:
-            published.publish(
-                ctx.lake, result.table, result.version, ctx.run_id, companions=comp
-            )
+            published.publish(ctx.lake, result.table, result.version, ctx.run_id, companions=comp)
             ctx.stats.counters["published"] = 1
         else:
             published.reject(
@@ -178,12 +178,13 @@ class ValidateStage(Stage):
         run_name = self._run_name(ctx, result)
         ctx.job_group(f"GX suites of {spec.table} v{ver}")
         with gx.open_context(reports) as context:
-            result.results.append(gx.run_checkpoint(context, spec.suite, df, params, run_name))
-            result.results.append(
-                gx.run_checkpoint(
+            result.results.extend(
+                gx.run_checkpoints(
                     context,
-                    gx.metrics_checkpoint(spec.suite),
-                    metrics_frame(metrics),
+                    [
+                        (spec.suite, df),
+                        (gx.metrics_checkpoint(spec.suite), metrics_frame(metrics)),
+                    ],
                     params,
                     run_name,
                 )
