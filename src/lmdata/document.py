@@ -15,7 +15,7 @@ import pyarrow as pa
 WEB_DOCUMENT_SCHEMA = pa.schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),  # "cc-wet" | "cc-warc"
+        pa.field("source", pa.string(), nullable=False),  # "cc-wet" | "cc-warc" | "docs"
         pa.field("url", pa.string()),
         pa.field("host", pa.string()),
         pa.field("crawl", pa.string(), nullable=False),
@@ -31,6 +31,8 @@ WEB_DOCUMENT_SCHEMA = pa.schema(
         pa.field("byte_length", pa.int64()),  # bytes of the record payload as read
         pa.field("ingest_run_id", pa.string()),
         pa.field("slice", pa.string()),  # "i/n" slice of the crawl listing this row came from
+        # ingest-docs: the source record's other fields as a JSON object (null for WET/WARC)
+        pa.field("metadata", pa.string()),
     ]
 )
 

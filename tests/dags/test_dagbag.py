@@ -111,6 +111,7 @@ def test_dagbag_has_no_import_errors(bag):
         "code_ingest",
         "curate_code",
         "curate_web",
+        "docs_ingest",
         "lake_maintenance",
         "train_gpu",
     ]
@@ -140,6 +141,7 @@ def test_schedules_and_assets(bag):
     assert res["cc_ingest"]["schedule"] == "@daily" and res["cc_ingest"]["catchup"] is False
     assert res["cc_ingest"]["start"].startswith("2026-01-01")  # params ingest_cc.slice_start_date
     assert res["code_ingest"]["timetable"] == "NullTimetable"  # manual
+    assert res["docs_ingest"]["timetable"] == "NullTimetable"  # params ingest_docs.inputs: []
     assert res["curate_web"]["assets"] == ["bronze/web_documents"]
     assert res["curate_code"]["assets"] == ["bronze/code_files"]
     assert res["build_mixture"]["assets"] == ["gold/code_files", "gold/web_documents"]
@@ -148,6 +150,7 @@ def test_schedules_and_assets(bag):
     assert outlets == {
         "cc_ingest": ["bronze/web_documents"],
         "code_ingest": ["bronze/code_files"],
+        "docs_ingest": ["bronze/web_documents"],
         "curate_web": ["gold/web_documents"],
         "curate_code": ["gold/code_files"],
         "build_mixture": ["mixture/shards"],

@@ -94,6 +94,19 @@ class Filter(ABC):
             resolved[k] = _validate_value(cls.name, k, cls.default_thresholds[k], v)
         return resolved
 
+    @classmethod
+    def split_options(
+        cls, overrides: Mapping[str, Any] | None, keys: tuple[str, ...]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(thresholds, options)``: the option ``keys`` (a model path, list files: how to
+        build the filter, not decision rules) popped from ``overrides`` (None when absent)."""
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ConfigError(
+                f"filter {cls.name!r}: thresholds must be a mapping, got {type(overrides).__name__}"
+            )
+        rest = dict(overrides or {})
+        return rest, {k: rest.pop(k, None) for k in keys}
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 

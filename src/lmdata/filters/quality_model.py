@@ -127,12 +127,7 @@ class QualityModelFilter(Filter):
     def resolve_thresholds(cls, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """As :meth:`Filter.resolve_thresholds`, plus the string options (``model``, ``kind``,
         ``label``, ``sha256``) and ``keep_top_fraction`` in (0, 1]."""
-        if overrides is not None and not isinstance(overrides, Mapping):
-            raise ConfigError(
-                f"filter {cls.name!r}: thresholds must be a mapping, got {type(overrides).__name__}"
-            )
-        rest = dict(overrides or {})
-        opts = {k: rest.pop(k, None) for k in OPTIONS}
+        rest, opts = cls.split_options(overrides, OPTIONS)
         for k, v in opts.items():
             if v is not None and (not isinstance(v, str) or not v):
                 raise ConfigError(f"filter {cls.name!r}, {k!r}: expected a string, got {v!r}")

@@ -24,6 +24,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "lmdata.filters.secrets",
     "lmdata.filters.pii",
     "lmdata.filters.quality_model",
+    "lmdata.filters.url",
 )
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*_v(\d+)$")

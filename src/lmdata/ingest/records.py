@@ -170,6 +170,7 @@ def _doc_row(uri, opts, frame, rec, source, url, payload_digest_src, **fields) -
         "byte_length": None,
         "ingest_run_id": opts.run_id,
         "slice": opts.slice,
+        "metadata": None,  # ingest-docs' source fields; WET/WARC records have none
     }
     row.update(fields)
     return row

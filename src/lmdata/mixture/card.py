@@ -39,6 +39,40 @@ def _thresholds(pipeline: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def _range(lo: float | None, hi: float | None) -> str:
+    return f"[{'-inf' if lo is None else f'{lo:g}'}, {'+inf' if hi is None else f'{hi:g}'})"
+
+
+def _selections(sources: list[dict[str, Any]]) -> list[str]:
+    """Sources that select by stored attributes: filter, bucket edges and weights, and what each
+    bucket had and contributed."""
+    L: list[str] = []
+    for s in sources:
+        sel = s.get("selection")
+        if not sel:
+            continue
+        if not L:
+            L += ["", "## Selection by attributes", ""]
+        L.append(f"### {s['name']} (attributes: {sel['attributes']}, joined by doc_id)")
+        L.append("")
+        L.append(f"- filter: `{sel['filter']}`" if sel.get("filter") else "- filter: none")
+        b = sel.get("bucket")
+        if b:
+            how = f"quantiles {b['quantiles']} -> " if b.get("quantiles") else ""
+            L += [
+                f"- buckets of `{b['column']}`: {how}edges {b['edges']}",
+                "",
+                "| bucket | range | weight | documents in | documents taken | tokens |",
+                "|---|---|---|---|---|---|",
+            ]
+            for x in b["buckets"]:
+                rng = "null" if x["name"] == "null" else _range(x["low"], x["high"])
+                L.append(f"| {x['name']} | {rng} | {x['weight']:g} | {_fmt(x['documents_in'])} "
+                         f"| {_fmt(x['documents'])} | {_fmt(x['tokens'])} |")  # fmt: skip
+        L.append("")
+    return L
+
+
 def render(manifest: dict[str, Any], params: dict[str, Any], facts: dict[str, Any]) -> str:
     m = manifest
     t = m["totals"]
@@ -68,6 +102,7 @@ def render(manifest: dict[str, Any], params: dict[str, Any], facts: dict[str, An
             f"`{json.dumps(s['filter'], sort_keys=True)}` | {s['weight']:.4f} | "
             f"{_fmt(s['documents'])} | {_fmt(s['tokens'])} |"
         )
+    L += _selections(m["sources"])
     samp = m["spec"].get("sampling", {})
     L += [
         "",
@@ -163,6 +198,10 @@ def render(manifest: dict[str, Any], params: dict[str, Any], facts: dict[str, An
             L.append(f"- {s['name']} is up-sampled x{rate:.2f}: its documents repeat.")
         if s["documents"] == 0:
             L.append(f"- {s['name']} has no documents in the pinned tables.")
+        for b in ((s.get("selection") or {}).get("bucket") or {}).get("buckets", []):
+            if b["weight"] > 1 and b["documents"]:
+                L.append(f"- {s['name']}: bucket {b['name']} is weighted x{b['weight']:g}: its "
+                         "documents repeat.")  # fmt: skip
     for extra in m["spec"].get("limitations") or []:
         L.append(f"- {extra}")
     L.append("")

@@ -3,7 +3,8 @@
 Shape (paths relative to the manifest's directory; read by lmdata.train and the DAGs):
 
     {"mixture": NAME, "version": INT, "created_at": ISO, "seed": INT, "spec": {...resolved...},
-     "sources": [{"name", "table", "delta_version", "filter", "weight", "documents", "tokens"}],
+     "sources": [{"name", "table", "delta_version", "filter", "weight", "documents", "tokens",
+                  "selection" (only a source that selects by attributes: see stages/mix.py)}],
      "tokenizer": {"path", "sha256", "vocab_size", "eod_id", "dtype"},
      "shards": [{"prefix", "bin", "idx", "bin_sha256", "idx_sha256", "documents", "tokens"}],
      "totals": {"documents", "tokens", "tokens_by_source", "tokens_by_language",

@@ -21,6 +21,9 @@ Sampling plan (``plan``), per source i with natural size n_i:
     probability frac(rate), decided by a hash of (seed, source, doc_id) - deterministic and
     independent of how the data is partitioned.
 
+A source may also `filter` and `weight` by buckets of any stored attribute (`filter:`,
+`bucket:`; lmdata.mixture.select); its natural size is then its bucket-weighted size.
+
 Pure module: pydantic + yaml.
 """
 
@@ -38,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lmdata.config import validate_mapping
 from lmdata.errors import ConfigError
+from lmdata.mixture.select import BucketSpec, Condition, normalize_filter
 
 DEFAULT_SPEC_DIR = "configs/mixtures"
 WEB_TABLE = "gold/web_documents"
@@ -47,6 +51,8 @@ WEB_LANG_COLUMN = (
     "language"  # the language attribute of curate (older lakes: lid_fasttext_v1__lang)
 )
 
+# table -> the attributes table a source's `filter` / `bucket` columns are joined from (by doc_id)
+ATTRIBUTES = {WEB_TABLE: WEB_LANG_TABLE, CODE_TABLE: "silver/code_attributes"}
 # table -> (kind, where the language comes from: (table, column)); the language of a web
 # document is the language-ID label curate stored in silver/web_attributes.
 TABLES: dict[str, tuple[str, tuple[str, str]]] = {
@@ -68,6 +74,15 @@ class SourceSpec(_Strict):
     exclude_languages: list[str] = Field(default_factory=list)
     weight: float | None = Field(None, gt=0, le=1)  # fixed share of the non-budget mixture
     tokens: int | None = Field(None, gt=0)  # absolute token budget (up- or down-sampled to it)
+    # selection by stored attributes (lmdata.mixture.select): conditions per column, and weights
+    # by buckets of one number column
+    filter: dict[str, Condition] = Field(default_factory=dict)
+    bucket: BucketSpec | None = None
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _filter(cls, v: Any) -> Any:
+        return normalize_filter(v)
 
     @field_validator("name")
     @classmethod
@@ -92,6 +107,11 @@ class SourceSpec(_Strict):
     @property
     def kind(self) -> str:
         return TABLES[self.table][0]
+
+    @property
+    def selects(self) -> bool:
+        """Whether the source selects by attributes (filter or bucket)."""
+        return bool(self.filter) or self.bucket is not None
 
     def filter_dict(self) -> dict[str, Any]:
         f: dict[str, Any] = {}
@@ -177,10 +197,12 @@ class MixtureSpec(_Strict):
         return self
 
     def required_tables(self) -> list[str]:
-        """Every table the mixture reads (sources + where their languages come from)."""
+        """Every table the mixture reads (sources + where their languages come from + the
+        attributes tables of sources that select by attributes)."""
         out: list[str] = []
         for s in self.sources:
-            for t in (s.table, TABLES[s.table][1][0]):
+            extra = [ATTRIBUTES[s.table]] if s.selects else []
+            for t in (s.table, TABLES[s.table][1][0], *extra):
                 if t not in out:
                     out.append(t)
         return out

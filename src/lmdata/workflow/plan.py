@@ -39,6 +39,41 @@ def cc_plan(inputs: list[dict[str, Any]] | None, logical_date: str | None) -> li
     return out
 
 
+_DOCS_KEYS = {
+    "input": "--input",
+    "dataset": "--dataset",
+    "preset": "--preset",
+    "format": "--format",
+    "table": "--table",
+    "slice": "--slice",
+    "limit": "--limit",
+    "logical_date": "--logical-date",
+}
+
+
+def docs_plan(inputs: list[dict[str, Any]] | None, logical_date: str | None) -> list[list[str]]:
+    """`docs_ingest`'s ingest tasks: one per input spec ({input: path or [paths], dataset,
+    preset, format, table, slice, limit}), else one for params.yaml `ingest_docs`. A spec without
+    `slice` takes the logical date's slice of `ingest_docs.slices`, as cc_plan does."""
+    out = []
+    for spec in [dict(s) for s in (inputs or [{}])]:
+        unknown = set(spec) - set(_DOCS_KEYS)
+        if unknown:
+            raise ValueError(
+                f"unknown docs input keys {sorted(unknown)}; known: {sorted(_DOCS_KEYS)}"
+            )
+        if spec.get("slice") is None and logical_date and spec.get("logical_date") is None:
+            spec["logical_date"] = str(logical_date)[:10]
+        args: list[str] = []
+        for key, flag in _DOCS_KEYS.items():
+            values = spec.get(key)
+            for v in values if isinstance(values, list) else [values]:
+                if v is not None:
+                    args += [flag, str(v)]
+        out.append(args)
+    return out
+
+
 def run_date(context: dict[str, Any]) -> str | None:
     """The run's date (YYYY-MM-DD): its logical date, else (manual runs with none) run_after."""
     run = context.get("dag_run")

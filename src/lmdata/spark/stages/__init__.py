@@ -6,6 +6,7 @@ import importlib
 
 STAGES: dict[str, tuple[str, str]] = {
     "ingest-cc": ("lmdata.spark.stages.ingest_cc", "IngestCCStage"),
+    "ingest-docs": ("lmdata.spark.stages.ingest_docs", "IngestDocsStage"),
     "ingest-code": ("lmdata.spark.stages.ingest_code", "IngestCodeStage"),
     "curate": ("lmdata.spark.stages.curate", "CurateStage"),
     "dedup": ("lmdata.spark.stages.dedup", "DedupStage"),

@@ -37,19 +37,29 @@ def _ingest_partition(batches, ingest_opts, source_opts):
     """mapInArrow body: each input batch holds file URIs; yield Arrow batches of _OUT_SCHEMA."""
     from lmdata.ingest.records import ingest_uri
 
-    names = WEB_DOCUMENT_SCHEMA.names
+    def ingest(file: dict, counters: Counter):
+        return ingest_uri(file["uri"], ingest_opts, source_opts, counters=counters)
+
+    yield from ingest_partition(batches, ingest)
+
+
+def ingest_partition(batches, ingest, out_schema: pa.Schema = _OUT_SCHEMA):
+    """mapInArrow body of the ingest stages: each input row names a file; ``ingest(row,
+    counters)`` yields its ("doc", row) / ("reject", row) items. Yields Arrow batches of
+    ``out_schema``: documents, rejects (JSON payload) and one per-file counters row."""
+    names = [n for n in out_schema.names if not n.startswith("_")]
     buf: list[dict] = []
 
     def flush():
         nonlocal buf
         if buf:
-            yield pa.RecordBatch.from_pylist(buf, schema=_OUT_SCHEMA)
+            yield pa.RecordBatch.from_pylist(buf, schema=out_schema)
             buf = []
 
     for batch in batches:
-        for uri in batch.column("uri").to_pylist():
+        for file in batch.to_pylist():
             counters: Counter = Counter()
-            for kind, row in ingest_uri(uri, ingest_opts, source_opts, counters=counters):
+            for kind, row in ingest(file, counters):
                 if kind == "doc":
                     out = {n: row.get(n) for n in names}
                     out["_kind"], out["_payload"] = "doc", None
@@ -61,9 +71,80 @@ def _ingest_partition(batches, ingest_opts, source_opts):
                     yield from flush()
             stat = {n: None for n in names}
             stat["_kind"] = "stats"
-            stat["_payload"] = json.dumps({"uri": uri, "counters": dict(counters)})
+            stat["_payload"] = json.dumps({"uri": file["uri"], "counters": dict(counters)})
             buf.append(stat)
     yield from flush()
+
+
+def collect_side_outputs(ctx: StageContext, out) -> tuple[list[dict], Counter]:
+    """Bring the small side outputs (rejects, per-file counters) of ``ingest_partition`` to the
+    driver (documents never come) and add the counters to the stage stats."""
+    from pyspark.sql import functions as F
+
+    side = out.where(F.col("_kind") != "doc").select("_kind", "_payload").collect()
+    rejects, counters = [], Counter()
+    for r in side:
+        payload = json.loads(r["_payload"])
+        if r["_kind"] == "reject":
+            rejects.append(payload)
+        else:
+            counters.update(payload["counters"])
+    for k, v in counters.items():
+        if k.startswith("rejected:"):
+            ctx.stats.quarantined[k.split(":", 1)[1]] += v
+        elif k == "bytes_read":
+            ctx.stats.bytes_in += v
+        else:
+            ctx.stats.counters[k] += v
+    return rejects, counters
+
+
+def write_quarantine(
+    ctx: StageContext, rejects: list[dict], stage: str, crawl: str, label: str, app_id: str
+) -> None:
+    """Replace the (stage, crawl, slice) partition of quarantine/rejected_inputs."""
+    quarantine = ctx.table(delta.QUARANTINE)
+    qrows = [{n: r.get(n) for n in QUARANTINE_SCHEMA.names} for r in rejects]
+    for q in qrows:
+        q["stage"], q["crawl"], q["slice"], q["run_id"] = stage, crawl, label, ctx.run_id
+    qres = delta.write_table(
+        quarantine,
+        pa.Table.from_pylist(qrows, schema=QUARANTINE_SCHEMA),
+        mode="overwrite" if delta.exists(quarantine) else "append",
+        partition_by=["stage", "crawl", "slice"],
+        overwrite_partitions={"stage": stage, "crawl": crawl, "slice": label},
+        app_id=app_id,
+    )
+    ctx.stats.tables[delta.QUARANTINE] = qres.version
+
+
+def source_options(cfg):
+    """SourceOptions from an ingest section's `s3` and `http` settings (ingest_cc, ingest_docs)."""
+    from lmdata.ingest.sources import SourceOptions
+
+    return SourceOptions(
+        s3_endpoint_url=cfg.s3.endpoint_url,
+        s3_unsigned=cfg.s3.unsigned,
+        region=cfg.s3.region,
+        http_timeout_s=cfg.http.timeout_s,
+        retries=cfg.http.retries,
+        backoff_s=cfg.http.backoff_s,
+    )
+
+
+def resolve_slice(args: argparse.Namespace, slices: int, start_date: str) -> tuple[int, int]:
+    """(index, count) from --slice i/n, else --logical-date's slice, else 0 of ``slices``."""
+    from lmdata.ingest.manifest import parse_slice, slice_for_date
+
+    if args.slice_:
+        try:
+            return parse_slice(args.slice_)
+        except ValueError as e:
+            raise ConfigError(f"--slice: {e}") from None
+    if args.logical_date:
+        start = dt.date.fromisoformat(start_date)
+        return slice_for_date(dt.date.fromisoformat(args.logical_date[:10]), start, slices), slices
+    return 0, slices
 
 
 class IngestCCStage(Stage):
@@ -87,25 +168,13 @@ class IngestCCStage(Stage):
         parser.add_argument("--limit", type=int, default=None, help="first N files of the slice")
 
     def _resolve(self, ctx: StageContext):
-        from lmdata.ingest.manifest import parse_slice, slice_for_date
-
         cfg = ctx.params.ingest_cc
         a = ctx.args
         crawl = a.crawl or cfg.crawl
         source = a.source or cfg.source
         fmt = a.fmt or cfg.format
         limit = a.limit if a.limit is not None else cfg.limit
-        if a.slice_:
-            try:
-                index, count = parse_slice(a.slice_)
-            except ValueError as e:
-                raise ConfigError(f"--slice: {e}") from None
-        elif a.logical_date:
-            count = cfg.slices
-            start = dt.date.fromisoformat(cfg.slice_start_date)
-            index = slice_for_date(dt.date.fromisoformat(a.logical_date[:10]), start, count)
-        else:
-            index, count = 0, cfg.slices
+        index, count = resolve_slice(a, cfg.slices, cfg.slice_start_date)
         if "://" not in source:
             from pathlib import Path
 
@@ -119,27 +188,20 @@ class IngestCCStage(Stage):
     def run(self, ctx: StageContext) -> None:
         from lmdata.ingest.manifest import read_listing, select_slice
         from lmdata.ingest.records import IngestOptions
-        from lmdata.ingest.sources import SourceOptions, join_uri
+        from lmdata.ingest.sources import join_uri
         from lmdata.spark.io import spark_schema, write_delta
 
         cfg = ctx.params.ingest_cc
         crawl, source, fmt, index, count, limit = self._resolve(ctx)
         label = slice_label(index, count)
-        bronze, quarantine = ctx.table(delta.BRONZE_WEB), ctx.table(delta.QUARANTINE)
+        bronze = ctx.table(delta.BRONZE_WEB)
         app_id = self.app_id(ctx)
         ctx.stats.counters["slice_index"], ctx.stats.counters["slice_count"] = index, count
         if delta.committed(bronze, app_id) is not None:
             ctx.stats.status = "skipped"
             ctx.stats.tables[delta.BRONZE_WEB] = delta.current_version(bronze)
             return
-        src_opts = SourceOptions(
-            s3_endpoint_url=cfg.s3.endpoint_url,
-            s3_unsigned=cfg.s3.unsigned,
-            region=cfg.s3.region,
-            http_timeout_s=cfg.http.timeout_s,
-            retries=cfg.http.retries,
-            backoff_s=cfg.http.backoff_s,
-        )
+        src_opts = source_options(cfg)
         listing_fmt = "wet" if fmt == "auto" else fmt
         paths = read_listing(source, crawl, listing_fmt, src_opts)
         if not paths:
@@ -164,36 +226,10 @@ class IngestCCStage(Stage):
         ).persist()
         from pyspark.sql import functions as F
 
-        # Small side outputs (rejects, per-file counters) come to the driver; documents never do.
-        side = out.where(F.col("_kind") != "doc").select("_kind", "_payload").collect()
-        rejects, counters = [], Counter()
-        for r in side:
-            payload = json.loads(r["_payload"])
-            if r["_kind"] == "reject":
-                rejects.append(payload)
-            else:
-                counters.update(payload["counters"])
-        for k, v in counters.items():
-            if k.startswith("rejected:"):
-                ctx.stats.quarantined[k.split(":", 1)[1]] += v
-            elif k == "bytes_read":
-                ctx.stats.bytes_in += v
-            else:
-                ctx.stats.counters[k] += v
-        qrows = [{n: r.get(n) for n in QUARANTINE_SCHEMA.names} for r in rejects]
-        for q in qrows:
-            q["stage"], q["crawl"], q["slice"], q["run_id"] = STAGE, crawl, label, ctx.run_id
+        rejects, counters = collect_side_outputs(ctx, out)
         # Quarantine first: on a retry after a crash between the two commits, bronze (the
         # completion marker) is still missing and the whole slice is redone.
-        qres = delta.write_table(
-            quarantine,
-            pa.Table.from_pylist(qrows, schema=QUARANTINE_SCHEMA),
-            mode="overwrite" if delta.exists(quarantine) else "append",
-            partition_by=["stage", "crawl", "slice"],
-            overwrite_partitions={"stage": STAGE, "crawl": crawl, "slice": label},
-            app_id=app_id,
-        )
-        ctx.stats.tables[delta.QUARANTINE] = qres.version
+        write_quarantine(ctx, rejects, STAGE, crawl, label, app_id)
         docs = out.where(F.col("_kind") == "doc").select(*WEB_DOCUMENT_SCHEMA.names)
         docs = docs.withColumn("crawl", F.lit(crawl)).withColumn("slice", F.lit(label))
         ctx.job_group(f"write {delta.BRONZE_WEB} partition crawl={crawl} slice={label}")

@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from lmdata.errors import ConfigError, FatalError
 from lmdata.lake import delta
+from lmdata.mixture.select import NULL_BUCKET
 from lmdata.spark.job import Stage, StageContext
 from lmdata.stats import MIXTURE_RESULT_PREFIX as RESULT_PREFIX
 
@@ -57,6 +58,7 @@ _SHARD_SCHEMA = pa.schema(
         ("shard_tokens", pa.int64()),
         ("source", pa.string()),
         ("language", pa.string()),
+        ("bucket", pa.string()),
         ("documents", pa.int64()),
         ("tokens", pa.int64()),
         ("text_bytes", pa.int64()),
@@ -66,7 +68,7 @@ _SHARD_SCHEMA = pa.schema(
 
 def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: int, dtype: str):
     """mapInArrow body: one Spark partition -> one .bin/.idx pair; yields per-(source, language)
-    counts with the shard's checksums."""
+    counts (per bucket, for sources that weight by buckets) with the shard's checksums."""
     import numpy as np
     from pyspark import TaskContext
 
@@ -87,11 +89,12 @@ def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: i
             texts = batch.column("text").to_pylist()
             sources = batch.column("source").to_pylist()
             langs = batch.column("language").to_pylist()
+            buckets = batch.column("bucket").to_pylist()
             nbytes = batch.column("nbytes").to_pylist()
             docs = encode_documents(tok, texts, eod_id)
-            for arr, s, lang, nb in zip(docs, sources, langs, nbytes, strict=True):
+            for arr, s, lang, b, nb in zip(docs, sources, langs, buckets, nbytes, strict=True):
                 writer.add_document(arr)
-                g = groups.setdefault((s, lang), [0, 0, 0])
+                g = groups.setdefault((s, lang, b), [0, 0, 0])
                 g[0] += 1
                 g[1] += int(arr.size)
                 g[2] += int(nb)
@@ -112,11 +115,12 @@ def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: i
             "shard_tokens": writer.tokens,
             "source": s,
             "language": lang,
+            "bucket": b,
             "documents": g[0],
             "tokens": g[1],
             "text_bytes": g[2],
         }
-        for (s, lang), g in sorted(groups.items())
+        for (s, lang, b), g in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0])))
     ]
     yield pa.RecordBatch.from_pylist(rows, schema=_SHARD_SCHEMA)
 
@@ -149,6 +153,68 @@ def _by_source(mapping: dict[str, float], default: float = 0.0):
     for k, v in sorted(mapping.items()):
         expr = F.when(F.col("source") == F.lit(k), F.lit(float(v))).otherwise(expr)
     return expr
+
+
+def _lower(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_lower(x) for x in v]
+    return v.lower() if isinstance(v, str) else v
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or math.isnan(x) else x
+
+
+def _kind(dtype) -> str:
+    """A Spark type -> the kind lmdata.mixture.select compares values with."""
+    from pyspark.sql import types as T
+
+    if isinstance(dtype, T.BooleanType):
+        return "bool"
+    if isinstance(dtype, T.NumericType):
+        return "number"
+    if isinstance(dtype, T.StringType):
+        return "string"
+    if isinstance(dtype, T.DateType):
+        return "date"
+    if isinstance(dtype, T.TimestampType | T.TimestampNTZType):
+        return "timestamp"
+    return "other"
+
+
+def _condition(col, ops: dict[str, Any]):
+    """A filter condition (lmdata.mixture.select.Condition.ops()) as a Spark column; `ne` and
+    `not_in` keep nulls, every other comparison drops them."""
+    from pyspark.sql import functions as F
+
+    cond = F.lit(True)
+    for op, v in ops.items():
+        if op == "is_null":
+            c = col.isNull() if v else col.isNotNull()
+        elif op == "in":
+            c = col.isin(list(v))
+        elif op == "not_in":
+            c = col.isNull() | ~col.isin(list(v))
+        elif op == "ne":
+            c = col.isNull() | (col != F.lit(v))
+        else:
+            c = {"eq": col == F.lit(v), "min": col >= F.lit(v), "max": col <= F.lit(v),
+                 "gt": col > F.lit(v), "lt": col < F.lit(v)}[op]  # fmt: skip
+        cond = cond & c
+    return cond
+
+
+def _selection(source: str, selections: dict, by_bucket: dict) -> dict[str, Any]:
+    """The manifest's `selection` of a source that selects by attributes ({} otherwise): the
+    attributes table@version, the filter expression, the bucket column, edges and weights, and
+    per bucket the documents it had (documents_in, bytes_in) and contributed (documents, tokens;
+    a document taken twice counts twice)."""
+    if source not in selections:
+        return {}
+    sel = json.loads(json.dumps(selections[source]))
+    for b in sel.get("bucket", {}).get("buckets", []):
+        b["documents"], b["tokens"] = by_bucket.get((source, b["name"]), [0, 0])
+    return {"selection": sel}
 
 
 class MixStage(Stage):
@@ -191,7 +257,7 @@ class MixStage(Stage):
         """Pins (--pin, from the asset events) > the spec's versions > the published version
         (lmdata.lake.published; a table's language source at the version published with it)."""
         from lmdata.lake import published
-        from lmdata.mixture.spec import TABLES
+        from lmdata.mixture.spec import ATTRIBUTES, TABLES
 
         pins = _parse_pins(ctx.args.pin)
         wanted = spec.table_versions()
@@ -207,6 +273,12 @@ class MixStage(Stage):
                 )
         # documents first, then where their languages come from
         lang_of = {TABLES[t][1][0]: t for t in wanted if t in TABLES and TABLES[t][1][0] != t}
+        # and the attributes tables (filter / bucket columns) the same way: the version
+        # published with the gold version read (the curate output it was built from, or a later
+        # --redecide published before it), else the latest published
+        for t in wanted:
+            if ATTRIBUTES.get(t) in wanted:
+                lang_of.setdefault(ATTRIBUTES[t], t)
         for t in sorted(wanted, key=lambda t: t in lang_of):
             want = pins.get(t, wanted[t])
             if want == "latest" and t in lang_of and lang_of[t] in out:
@@ -217,58 +289,133 @@ class MixStage(Stage):
                     out[t] = v
                     print(f"{t}: reading v{v}, published with {lang_of[t]}@v{out[lang_of[t]]}")
                     continue
-            out[t] = published.resolve_logged(
-                ctx.lake, t, None if want == "latest" else int(want)
-            )
+            out[t] = published.resolve_logged(ctx.lake, t, None if want == "latest" else int(want))
         return out
 
     def _pool(self, ctx: StageContext, spec, versions: dict[str, int]):
-        """doc_id, source, language, license, text, nbytes of every candidate document."""
+        """(pool, selections): doc_id, source, language, license, text, nbytes, bucket, w of
+        every candidate document (w: its bucket's weight, 1 without buckets), and per source that
+        selects by attributes what it selected (for the manifest).
+
+        Filter and bucket columns are validated against the schemas of the gold table and its
+        attributes table (joined by doc_id) before any Spark job runs."""
         from functools import reduce
 
         from pyspark.sql import functions as F
 
         from lmdata.lang import language_column
-        from lmdata.mixture.spec import CODE_TABLE, WEB_LANG_TABLE, WEB_TABLE
+        from lmdata.mixture.select import check_columns, describe_filter, selection_columns
+        from lmdata.mixture.spec import ATTRIBUTES, CODE_TABLE, WEB_TABLE
         from lmdata.spark.io import read_delta
 
         base: dict[str, Any] = {}
+        selections: dict[str, dict[str, Any]] = {}
+        bucket_cols: dict[str, str] = {}  # source -> its bucket column in the pool
         for t in sorted({s.table for s in spec.sources}):
+            srcs = [s for s in spec.sources if s.table == t]
             df, _ = read_delta(ctx.spark, ctx.table(t), versions[t])
+            at = ATTRIBUTES[t]
+            attrs = None
+            if t == WEB_TABLE or any(s.selects for s in srcs):
+                attrs, _ = read_delta(ctx.spark, ctx.table(at), versions[at])
+            gold_kinds = {f.name: _kind(f.dataType) for f in df.schema.fields if f.name != "text"}
+            attr_kinds = {
+                f.name: _kind(f.dataType)
+                for f in (attrs.schema.fields if attrs is not None else [])
+                if f.name not in gold_kinds
+            }
+            available = {**attr_kinds, **gold_kinds, "language": "string", "license": "string"}
+            where = f"{t}@v{versions[t]}" + (f" + {at}@v{versions[at]}" if attrs else "")
+            for s in srcs:
+                check_columns(s.name, s.filter, s.bucket, available, where)
+            needed = {c for s in srcs for c in selection_columns(s.filter, s.bucket)}
+            from_attrs = sorted(c for c in needed if c in attr_kinds and c != "language")
+            join_cols = [F.col(c) for c in from_attrs]
             if t == WEB_TABLE:
-                attrs, _ = read_delta(
-                    ctx.spark, ctx.table(WEB_LANG_TABLE), versions[WEB_LANG_TABLE]
-                )
                 lang_col = language_column(attrs.columns)
                 if lang_col:
-                    lang = attrs.select("doc_id", F.col(lang_col).alias("language"))
-                    df = df.join(lang, "doc_id", "left")
+                    join_cols.append(F.col(lang_col).alias("language"))
                 else:
                     df = df.withColumn("language", F.lit(None).cast("string"))
                 lic = F.lit(None).cast("string")
             elif t == CODE_TABLE:
                 lic = F.col("repo_license")
-            base[t] = df.select(
-                "doc_id",
-                F.lower(F.coalesce(F.col("language"), F.lit("und"))).alias("language"),
-                lic.alias("license"),
-                "text",
-            )
-        # one scan per table: every row gets the names of the sources it belongs to (sources
-        # may overlap) and is exploded into one row per source
-        parts = []
-        for t, df in base.items():
+            if join_cols:
+                df = df.join(attrs.select("doc_id", *join_cols), "doc_id", "left")
+            df = df.withColumn(
+                "language", F.lower(F.coalesce(F.col("language"), F.lit("und")))
+            ).withColumn("license", lic)
+            # one scan per table: every row gets the names of the sources it belongs to (sources
+            # may overlap) and is exploded into one row per source
             names = []
-            for s in (s for s in spec.sources if s.table == t):
+            extra = []
+            for s in srcs:
                 cond = F.lit(True)
                 if s.languages is not None:
                     cond = cond & F.col("language").isin(list(s.languages))
                 if s.exclude_languages:
                     cond = cond & ~F.col("language").isin(list(s.exclude_languages))
+                for col, c in s.filter.items():
+                    ops = c.ops()
+                    if col == "language":  # the pool's labels are lower case, as `languages`
+                        ops = {k: _lower(v) for k, v in ops.items()}
+                    cond = cond & _condition(F.col(col), ops)
                 names.append(F.when(cond, F.lit(s.name)))
-            parts.append(df.withColumn("source", F.explode(F.array_compact(F.array(*names)))))
-        pool = reduce(lambda a, b: a.unionByName(b), parts)
-        return pool.withColumn("nbytes", F.octet_length("text").cast("long"))
+                if s.bucket is not None:
+                    bucket_cols[s.name] = f"_bucket_{len(bucket_cols)}"
+                    extra.append(F.col(s.bucket.column).cast("double").alias(bucket_cols[s.name]))
+                if s.selects:
+                    selections[s.name] = {
+                        "attributes": f"{at}@v{versions[at]}",
+                        "filter": describe_filter(s.filter),
+                    }
+            base[t] = df.select(
+                "doc_id",
+                "language",
+                "license",
+                "text",
+                *extra,
+                F.explode(F.array_compact(F.array(*names))).alias("source"),
+            )
+        pool = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), base.values())
+        pool = pool.withColumn("nbytes", F.octet_length("text").cast("long"))
+        bucket = F.lit(None).cast("string")
+        weight = F.lit(1.0)
+        for s in spec.sources:
+            if s.bucket is None:
+                continue
+            col = F.col(bucket_cols[s.name])
+            b = s.bucket
+            edges = list(b.edges or [])
+            if b.quantiles is not None:
+                ctx.job_group(f"quantiles of {b.column} in {s.name}")
+                edges = pool.where(F.col("source") == s.name).approxQuantile(
+                    bucket_cols[s.name], list(b.quantiles), 0.0
+                )  # relativeError 0: exact, so the edges do not depend on the partitioning
+                if len(edges) != len(b.quantiles):  # no non-null value at all
+                    edges = [math.nan] * len(b.quantiles)
+            ranges = b.ranges(edges)
+            name = F.when(col.isNull() | F.isnan(col), F.lit(NULL_BUCKET))
+            w = F.when(col.isNull() | F.isnan(col), F.lit(b.weight(NULL_BUCKET)))
+            for n, _, hi in ranges[:-1]:
+                name = name.when(col < F.lit(hi), F.lit(n))
+                w = w.when(col < F.lit(hi), F.lit(b.weight(n)))
+            name = name.otherwise(F.lit(ranges[-1][0]))
+            w = w.otherwise(F.lit(b.weight(ranges[-1][0])))
+            is_s = F.col("source") == F.lit(s.name)
+            bucket = F.when(is_s, name).otherwise(bucket)
+            weight = F.when(is_s, w).otherwise(weight)
+            selections[s.name]["bucket"] = {
+                "column": b.column,
+                "quantiles": b.quantiles,
+                "edges": [None if math.isnan(e) else e for e in edges],
+                "buckets": [
+                    {"name": n, "low": _num(lo), "high": _num(hi), "weight": b.weight(n)}
+                    for n, lo, hi in [*ranges, (NULL_BUCKET, None, None)]
+                ],
+            }
+        pool = pool.withColumn("bucket", bucket).withColumn("w", weight.cast("double"))
+        return pool.drop(*bucket_cols.values()), selections
 
     def _tokenizer(self, ctx, spec, spec_file: Path, pool, bytes_by_source) -> tuple[bytes, dict]:
         """(tokenizer.json bytes, tokens per byte per source)."""
@@ -345,7 +492,7 @@ class MixStage(Stage):
         repo_root = resolve_repo(a.out)
         versions = self._versions(ctx, spec)
         ctx.stats.inputs.update(versions)
-        pool = self._pool(ctx, spec, versions)
+        pool, selections = self._pool(ctx, spec, versions)
 
         clock = time.monotonic()
 
@@ -357,13 +504,28 @@ class MixStage(Stage):
 
         ctx.job_group("measure sources")
         sizes = (
-            pool.groupBy("source")
-            .agg(F.count("*").alias("n"), F.sum("nbytes").alias("b"))
+            pool.groupBy("source", "bucket")
+            .agg(
+                F.count("*").alias("n"),
+                F.sum("nbytes").alias("b"),
+                F.sum(F.col("nbytes") * F.col("w")).alias("wb"),
+            )
             .collect()
         )
-        docs_in = {r["source"]: int(r["n"]) for r in sizes}
+        docs_in: dict[str, int] = {}
+        # natural size: bytes x bucket weight (a bucket weighted 2 counts twice)
         bytes_in = {s.name: 0.0 for s in spec.sources}
-        bytes_in.update({r["source"]: float(r["b"] or 0) for r in sizes})
+        for r in sizes:
+            docs_in[r["source"]] = docs_in.get(r["source"], 0) + int(r["n"])
+            bytes_in[r["source"]] += float(r["wb"] or 0)
+            if r["source"] in selections and "bucket" in selections[r["source"]]:
+                for b in selections[r["source"]]["bucket"]["buckets"]:
+                    if b["name"] == r["bucket"]:
+                        b["documents_in"], b["bytes_in"] = int(r["n"]), int(r["b"] or 0)
+        for sel in selections.values():
+            for b in sel.get("bucket", {}).get("buckets", []):
+                b.setdefault("documents_in", 0)
+                b.setdefault("bytes_in", 0)
         ctx.stats.rows_in = sum(docs_in.values())
         ctx.stats.bytes_in = int(sum(bytes_in.values()))
         for s in spec.sources:
@@ -371,7 +533,7 @@ class MixStage(Stage):
                 log.warning("mixture %s: source %s has no documents", spec.name, s.name)
 
         lap("measure")
-        tok_json, tpb = self._tokenizer(ctx, spec, spec_file, pool, bytes_in)
+        tok_json, tpb = self._tokenizer(ctx, spec, spec_file, pool.where(F.col("w") > 0), bytes_in)
         lap("tokenizer")
         tok_sha = sha256_bytes(tok_json)
         info = TokenizerInfo.of(load_tokenizer(tok_json), spec.tokenizer.eod_token)
@@ -384,7 +546,7 @@ class MixStage(Stage):
             1, math.ceil(expected_bytes / spec.shards.max_text_bytes)
         )
 
-        rate = _by_source(rates)
+        rate = _by_source(rates) * F.col("w")  # the source's rate x the bucket's weight
         u = _uniform([F.lit(spec.seed), F.col("source"), F.col("doc_id")])
         copies = (F.floor(rate) + F.when(u < rate - F.floor(rate), 1).otherwise(0)).cast("int")
         chosen = pool.withColumn("copies", copies).where(F.col("copies") > 0)
@@ -392,7 +554,14 @@ class MixStage(Stage):
         order = F.xxhash64(F.lit(spec.seed), F.col("source"), F.col("doc_id"), F.col("copy"))
         ordered = (
             sampled.select(
-                order.alias("order_key"), "source", "doc_id", "copy", "language", "text", "nbytes"
+                order.alias("order_key"),
+                "source",
+                "doc_id",
+                "copy",
+                "language",
+                "bucket",
+                "text",
+                "nbytes",
             )
             .repartition(n_shards, "order_key")
             .sortWithinPartitions("order_key", "source", "doc_id", "copy")
@@ -409,7 +578,7 @@ class MixStage(Stage):
             rows = ordered.mapInArrow(
                 lambda it: _write_shard(it, st, tok_json, tok_sha, eod, dtype),
                 "shard int, bin_sha256 string, idx_sha256 string, shard_documents long, "
-                "shard_tokens long, source string, language string, documents long, "
+                "shard_tokens long, source string, language string, bucket string, documents long, "
                 "tokens long, text_bytes long",
             ).collect()
             lap("tokenize_write")
@@ -423,7 +592,7 @@ class MixStage(Stage):
                 )
             result = self._publish(
                 ctx, spec, spec_file, repo, staging, rows, versions, the_plan, tpb, n_shards,
-                tok_json, tok_sha, info, facts,
+                tok_json, tok_sha, info, facts, selections,
             )  # fmt: skip
             lap("publish")
         finally:
@@ -467,7 +636,7 @@ class MixStage(Stage):
 
     def _publish(
         self, ctx, spec, spec_file, repo, staging, rows, versions, the_plan, tpb, n_shards,
-        tok_json, tok_sha, info, facts,
+        tok_json, tok_sha, info, facts, selections,
     ) -> dict[str, Any]:  # fmt: skip
         from lmdata.mixture import card
         from lmdata.mixture import manifest as mf
@@ -476,6 +645,7 @@ class MixStage(Stage):
         shards: dict[int, dict[str, Any]] = {}
         by_source: dict[str, list[int]] = {s.name: [0, 0] for s in spec.sources}
         by_lang: dict[str, int] = {}
+        by_bucket: dict[tuple[str, str | None], list[int]] = {}
         for r in rows:
             sh = shards.setdefault(
                 r["shard"],
@@ -494,10 +664,22 @@ class MixStage(Stage):
             by_source[r["source"]][0] += int(r["documents"])
             by_source[r["source"]][1] += int(r["tokens"])
             by_lang[r["language"]] = by_lang.get(r["language"], 0) + int(r["tokens"])
+            bb = by_bucket.setdefault((r["source"], r["bucket"]), [0, 0])
+            bb[0] += int(r["documents"])
+            bb[1] += int(r["tokens"])
         shard_list = [shards[k] for k in sorted(shards)]
         resolved = json.loads(spec.model_dump_json())
         resolved["tables"] = dict(sorted(versions.items()))
         resolved["shards"]["count"] = n_shards
+        for rs, s in zip(resolved["sources"], spec.sources, strict=True):
+            # only sources that select by attributes carry the keys: the fingerprints of
+            # mixtures written before selection existed stay the same
+            if s.filter:
+                rs["filter"] = {col: c.ops() for col, c in s.filter.items()}
+            else:
+                rs.pop("filter", None)
+            if s.bucket is None:
+                rs.pop("bucket", None)
         resolved["plan"] = {
             k: {
                 "natural_tokens": round(p.natural, 3),
@@ -517,10 +699,12 @@ class MixStage(Stage):
                     **s.filter_dict(),
                     "language_from": f"{TABLES[s.table][1][0]}@v{versions[TABLES[s.table][1][0]]}"
                     f":{TABLES[s.table][1][1]}",
+                    **({"where": selections[s.name]["filter"]} if s.filter else {}),
                 },
                 "weight": round(by_source[s.name][1] / total_tokens, 6) if total_tokens else 0.0,
                 "documents": by_source[s.name][0],
                 "tokens": by_source[s.name][1],
+                **_selection(s.name, selections, by_bucket),
             }
             for s in spec.sources
         ]
