@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,6 +80,52 @@ def test_unreadable_file_and_directory_real_permissions(tmp_path: Path):
         "locked.py": "access_denied",
         "sub/": "access_denied",
     }
+
+
+_AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+_INGEST_AS_NOBODY = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from code_helpers import ingest, paths_of
+files, rejects, _, _ = ingest([sys.argv[2]])
+print(json.dumps({"files": sorted(paths_of(files)),
+                  "rejects": {r["record_id"]: r["reason"] for r in rejects}}))
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv"), reason="the variant for root")
+def test_unreadable_file_and_directory_real_permissions_as_root():
+    """CI runs as root, where file permissions do not apply: the same real chmod 0 file and
+    directory, ingested by a child process that drops to `nobody` (setpriv)."""
+    probe = subprocess.run(
+        [*_AS_NOBODY, sys.executable, "-c", "import lmdata.ingest.code"], capture_output=True
+    )
+    if probe.returncode != 0:  # e.g. a checkout under a directory only root may enter
+        pytest.skip(f"nobody cannot import lmdata here: {probe.stderr.decode()[-300:]}")
+    tmp = Path(tempfile.mkdtemp(prefix="lmdata-perm-"))  # /tmp: nobody may enter it
+    try:
+        tmp.chmod(0o755)
+        root = write_tree(
+            tmp / "r", {"ok.py": "ok = 1\n", "locked.py": "x = 1\n", "sub/in.py": "y\n"}
+        )
+        for p in [root, *root.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        (root / "locked.py").chmod(0)
+        (root / "sub").chmod(0)
+        helpers = str(Path(__file__).resolve().parent)
+        proc = subprocess.run(
+            [*_AS_NOBODY, sys.executable, "-c", _INGEST_AS_NOBODY, helpers, str(root)],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert got == {
+            "files": ["ok.py"],
+            "rejects": {"locked.py": "access_denied", "sub/": "access_denied"},
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_unreadable_file_and_directory_simulated(tmp_path: Path, monkeypatch):
