@@ -55,7 +55,10 @@ fasttext: ## install Debian's fastText CLI (trains quality models: lmdata qualit
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q "uv==$(UV_VERSION)" 2>/dev/null || $(VENV)/bin/pip install "uv==$(UV_VERSION)"
-	$(VENV)/bin/uv pip install --python $(PY) -r requirements.lock
+	@# --compile-bytecode: PYTHONDONTWRITEBYTECODE (above) keeps .pyc files from being written at
+	@# run time, so without it every stage process recompiles what it imports (great_expectations
+	@# alone: 11.6 s CPU, 5.1 s with .pyc; BENCHMARKS.md "validate (issue 21 item 2)")
+	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode -r requirements.lock
 	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
 	@# torch is not in the uv lock: uv would fetch the multi-GB CUDA build. pip takes the CPU
 	@# wheel these machines keep in their local wheel dir (pip's find-links); a GPU host
@@ -97,13 +100,15 @@ bench/out/peer-venv/bin/python: # text-dedup 0.4.1 needs Python >= 3.12
 
 bench: setup $(BENCH_PEERS) ## side-by-side benchmarks -> BENCHMARKS.md (SIZE=200 MiB corpus + lmdata-only SCALE=1000 point)
 	$(PY) -m bench.run_all --mb $(SIZE) --scale "$(SCALE)"
+	$(PY) -m bench.bench_warm_spark --repeat 3
 
-eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup, quality classifiers) -> BENCHMARKS.md
+eval: setup ## quality evaluations (langid, toxicity, PII, fuzzy dedup, quality classifiers, sub-document dedup) -> BENCHMARKS.md
 	$(PY) -m bench.eval_langid_toxicity
 	$(PY) -m bench.eval_pii
 	$(PY) -m bench.eval_dedup
 	$(PY) -m bench.eval_multilingual
 	$(PY) -m bench.eval_quality_model
+	$(PY) -m bench.eval_subdoc_dedup
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check src tests dags spark_jobs bench

@@ -92,6 +92,38 @@ class IngestCodeConfig(_Strict):
     git_mode: Literal["head", "worktree"] = "head"
 
 
+class DocsColumnsConfig(_Strict):
+    """ingest-docs column map: a field path (dotted = nested) or a list of alternatives; null
+    keeps the preset's. metadata: the fields kept as JSON ("*" = every unmapped field)."""
+
+    text: str | list[str] | None = None
+    id: str | list[str] | None = None
+    url: str | list[str] | None = None
+    date: str | list[str] | None = None
+    language: str | list[str] | None = None
+    metadata: Literal["*"] | list[str] = "*"
+
+
+class IngestDocsConfig(_Strict):
+    """`lmdata ingest-docs`: existing JSONL / Parquet corpora -> a bronze web table."""
+
+    inputs: list[str] = Field(default_factory=list)  # files or folders: local, s3://, https://
+    # the rows' `crawl` value (their bronze partition); lower case, never a CC-MAIN-* name
+    dataset: str = Field("docs", pattern=r"^[a-z][a-z0-9_.-]{0,63}$")
+    preset: Literal["dolma", "redpajama_v2", "fineweb", "hf"] | None = None
+    format: Literal["auto", "jsonl", "parquet"] = "auto"
+    columns: DocsColumnsConfig = Field(default_factory=DocsColumnsConfig)
+    table: str = Field("bronze/web_documents", pattern=r"^bronze/[a-z0-9_]+$")
+    slices: int = Field(1, gt=0)
+    slice_start_date: str = "2026-01-01"
+    limit: int | None = Field(None, gt=0)
+    min_text_chars: int = Field(1, ge=0)
+    max_record_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    files_per_task: int = Field(1, gt=0)
+    s3: S3Config = Field(default_factory=lambda: S3Config(unsigned=False))
+    http: HttpConfig = Field(default_factory=HttpConfig)
+
+
 class ExactDedupConfig(_Strict):
     unicode_form: Literal["NFC", "NFKC", "none"] = "NFKC"
     lowercase: bool = True
@@ -177,6 +209,24 @@ class RepeatedLinesConfig(_Strict):
     top: int = Field(20, ge=0)  # most frequent removed lines kept in the stage stats
 
 
+class ParagraphDedupConfig(_Strict):
+    """Paragraph dedup across batches after the decision (lmdata.dedup.paragraphs)."""
+
+    enabled: bool = True
+    min_chars: int = Field(30, ge=1)  # shorter paragraph keys ("Home", "Share") are not deduped
+    min_doc_chars: int = Field(0, ge=0)  # a document left shorter than this is dropped
+    top: int = Field(20, ge=0)  # most repeated removed paragraphs kept in the stage stats
+
+
+class SubstringDedupConfig(_Strict):
+    """Exact-substring dedup within shards after paragraph dedup (lmdata.dedup.substrings)."""
+
+    enabled: bool = True
+    min_bytes: int = Field(200, ge=20)  # ~50 GPT-2 tokens of English (Lee et al.)
+    shard_mb: float = Field(16, gt=0)  # shard size: peak memory ~50-90 bytes per byte of text
+    min_doc_chars: int = Field(0, ge=0)  # a document left shorter than this is dropped
+
+
 class DecontamBenchmarkConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     path: str = "builtin"  # "builtin" (humaneval) or a JSONL(.gz) file
@@ -211,6 +261,9 @@ class FilterSetConfig(_Strict):
     normalize: NormalizeConfig | None = Field(default_factory=NormalizeConfig)
     repeated_lines: RepeatedLinesConfig | None = Field(default_factory=RepeatedLinesConfig)
     decontam: DecontamConfig | None = Field(default_factory=DecontamConfig)
+    # after the decision, on kept documents (web; off for code)
+    paragraph_dedup: ParagraphDedupConfig | None = Field(default_factory=ParagraphDedupConfig)
+    substring_dedup: SubstringDedupConfig | None = Field(default_factory=SubstringDedupConfig)
 
     pipeline: dict[str, dict[str, Any] | None] = Field(
         default_factory=lambda: dict(DEFAULT_WEB_FILTERS)
@@ -253,6 +306,8 @@ class CodeFilterSetConfig(FilterSetConfig):
         )
     )
     repeated_lines: RepeatedLinesConfig | None = None
+    paragraph_dedup: ParagraphDedupConfig | None = None
+    substring_dedup: SubstringDedupConfig | None = None
 
     @model_validator(mode="after")
     def _safe_for_code(self) -> CodeFilterSetConfig:
@@ -356,6 +411,7 @@ class Params(_Strict):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     ingest_cc: IngestCCConfig = Field(default_factory=IngestCCConfig)
     ingest_code: IngestCodeConfig = Field(default_factory=IngestCodeConfig)
+    ingest_docs: IngestDocsConfig = Field(default_factory=IngestDocsConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     curate: CurateConfig = Field(default_factory=CurateConfig)
     train: TrainConfigParams = Field(default_factory=TrainConfigParams)

@@ -425,6 +425,45 @@ def plot_toxicity(source: str, data: RunData) -> Plot:
     return Plot(title, _png(fig))
 
 
+QUALITY_MODEL = "quality_model_v1"
+
+
+def plot_quality_model(source: str, data: RunData, thresholds: Mapping[str, Any] | None) -> Plot:
+    """quality_model_v1's score: kept and dropped documents, the min_score line marked."""
+    title = f"{source}: quality model score"
+    col, drop = f"{QUALITY_MODEL}__score", "drop_reason"
+    a = data.read(ATTRIBUTES_TABLE[source], [col, drop])
+    if a is None or col not in a:
+        return Plot(title, None, "no quality_model_v1 in the pipeline")
+    a = a[a[col].notna()]
+    if a.empty:
+        return Plot(title, None, "no document scored")
+    dropped = a[drop].fillna("").str.startswith(f"{QUALITY_MODEL}:")
+    fig, ax = _fig()
+    ax.hist(
+        [a.loc[~dropped, col], a.loc[dropped, col]],
+        bins=25,
+        range=(0, 1),
+        stacked=True,
+        color=["#54a24b", "#e45756"],
+        label=[f"not dropped by it ({int((~dropped).sum())})", f"dropped ({int(dropped.sum())})"],
+    )
+    t = dict(thresholds or {})
+    cut = t.get("min_score", 0.5) if "min_score" in t or not t.get("keep_top_fraction") else None
+    if cut is not None:
+        ax.axvline(float(cut), color="black", linestyle="--", label=f"min_score {cut}")
+    if t.get("keep_top_fraction"):
+        ax.set_title(f"keep_top_fraction {t['keep_top_fraction']} per language", fontsize=9)
+    ax.set_xlabel("quality_model_v1 score (P(high quality))")
+    ax.set_ylabel("documents")
+    ax.legend(fontsize=8)
+    rule = f"min_score {cut}" if cut is not None else ""
+    if t.get("keep_top_fraction"):
+        rule = f"{rule}; " * bool(rule) + f"top {t['keep_top_fraction']:.0%} per language"
+    note = f"{rule}: {int(dropped.sum())} of {len(a)} scored documents dropped by it"
+    return Plot(title, _png(fig), note)
+
+
 def latest_manifest(root: Path) -> Path | None:
     found = sorted(root.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
@@ -545,24 +584,55 @@ def _render(**kw) -> str:
     return env.from_string(TEMPLATE).render(**kw)
 
 
+SUBDOC_LEVELS = (  # curate's sub-document dedup steps: stats counter prefix -> label
+    ("repeated_lines", "repeated lines (CCNet, per crawl batch)"),
+    ("paragraph_dedup", "paragraphs (across batches)"),
+    ("substring_dedup", "exact substrings (per shard)"),
+)
+
+
+def subdoc_dedup(stage_runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per curate run: bytes removed per sub-document dedup level, and the most repeated removed
+    paragraphs (`paragraph_dedup_top`, [paragraph, removed copies])."""
+    out = []
+    for r in stage_runs:
+        c = (r.get("stats") or {}).get("counters") or {}
+        rows = [
+            (label, c[f"{k}:bytes_removed"])
+            for k, label in SUBDOC_LEVELS
+            if f"{k}:bytes_removed" in c
+        ]
+        if rows:
+            out.append({"title": f"bytes removed per level ({r.get('stage')})", "rows": rows})
+        top = [x for x in c.get("paragraph_dedup_top") or () if len(x) == 2]
+        if top:
+            rows = [(str(x[0])[:200], x[1]) for x in top]
+            out.append({"title": f"most repeated paragraphs ({r.get('stage')})", "rows": rows})
+    return out
+
+
 def _safe_name(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", run_id)
 
 
-def repeated_lines(stage_runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Every `repeated_lines_top` list ([line, count]) in the run's stage stats."""
+def repeated_lines(
+    stage_runs: Sequence[Mapping[str, Any]],
+    key: str = "repeated_lines_top",
+    title: str = "most repeated lines",
+) -> list[dict[str, Any]]:
+    """Every `key` list ([line or domain, count]) in the run's stage stats."""
     out = []
     for r in stage_runs:
         st = r.get("stats") or {}
         for where in (st, st.get("counters") or {}):
-            top = where.get("repeated_lines_top") if isinstance(where, Mapping) else None
+            top = where.get(key) if isinstance(where, Mapping) else None
             if isinstance(top, list) and top:
                 rows = [
                     (str(x[0])[:200], x[1])
                     for x in top
                     if isinstance(x, list | tuple) and len(x) == 2
                 ]
-                out.append({"title": f"most repeated lines ({r.get('stage')})", "rows": rows})
+                out.append({"title": f"{title} ({r.get('stage')})", "rows": rows})
     return out
 
 
@@ -585,6 +655,9 @@ def build_run_page(data: RunData, params, reports: Path, mixtures: Path) -> Path
         plots.insert(2, plot_language_rows(language_plot_title(source), rows, note))
         if source == "web":
             plots.append(plot_toxicity(source, data))
+        if QUALITY_MODEL in filters:
+            pipeline = getattr(params.curate, source).pipeline
+            plots.append(plot_quality_model(source, data, pipeline[QUALITY_MODEL]))
         sections.append(
             {
                 "title": f"{source} data",
@@ -602,9 +675,21 @@ def build_run_page(data: RunData, params, reports: Path, mixtures: Path) -> Path
             "languages": None,
         }
     )
+    sub = subdoc_dedup(data.stage_runs)
+    if sub:
+        sections.append(
+            {"title": "sub-document dedup", "plots": [], "tables": sub, "languages": None}
+        )
     rep = repeated_lines(data.stage_runs)
     if rep:
         sections.append({"title": "repeated lines", "plots": [], "tables": rep, "languages": None})
+    doms = [  # url_v1's domain attribute (curate stats)
+        t
+        for kind in ("kept", "dropped")
+        for t in repeated_lines(data.stage_runs, f"url_domains_top_{kind}", f"top domains {kind}")
+    ]
+    if doms:
+        sections.append({"title": "domains", "plots": [], "tables": doms, "languages": None})
     runs_dir = reports / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     page = runs_dir / f"{_safe_name(data.run_id)}.html"

@@ -27,6 +27,7 @@ SPARK_TABLES = [
     "silver/code_attributes",
     "silver/web_documents",
     "silver/code_files",
+    "silver/paragraph_hashes",
     "silver/web_dedup",
     "silver/code_dedup",
     "dedup/minhash_index",

@@ -71,6 +71,10 @@ def _lake(tmp_path):
             2.0,
             tables={"silver/web_attributes": 0},
             repeated_lines_top=[["Accept cookies", 12], ["Menu", 7]],
+            counters={  # url_v1's domain attribute, as curate records it
+                "url_domains_top_kept": [["wikipedia.org", 9]],
+                "url_domains_top_dropped": [["bücher.de", 2]],
+            },
         ),
         _stage_run("dedup", "dag_1", 3.0, tables={"gold/web_documents": 0, "silver/web_dedup": 0}),
     ]
@@ -151,6 +155,8 @@ def test_report_page_embeds_plots_gates_and_repeated_lines(tmp_path):
         assert base64.b64decode(b64)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "no mixture yet" in html
     assert "Accept cookies" in html and "12" in html
+    assert "top domains kept (curate)" in html and "wikipedia.org" in html
+    assert "top domains dropped (curate)" in html and "bücher.de" in html
     assert "FAILED (4/5)" in html and "pii_left_share" in html
     assert 'href="../data_docs/validations/x.html"' in html
     assert "silver/web_attributes" in html and "v0" in html
@@ -309,3 +315,28 @@ def test_report_page_languages_older_lake_and_no_attributes(tmp_path):
     html = R.build(lake, parse_params({}), None, tmp_path / "r2", tmp_path / "no-mix").read_text()
     assert '<table class="languages">' not in html
     assert "not curated yet" in html
+
+
+def test_quality_model_histogram_marks_the_threshold(tmp_path):
+    lake = str(tmp_path / "lake")
+    scores = [0.05, 0.2, 0.45, 0.55, 0.8, 0.95, None]
+    reasons = ["quality_model_v1:score"] * 3 + [None, None, "c4_v2:x", "lid_cascade_v1:score"]
+    delta.write_table(
+        delta.table_uri(lake, "silver/web_attributes"),
+        pa.table(
+            {
+                "doc_id": [f"{i:040x}" for i in range(7)],
+                "quality_model_v1__score": pa.array(scores, pa.float64()),
+                "drop_reason": reasons,
+            }
+        ),
+    )
+    data = R.RunData(run_id="r", lake=lake, stage_runs=[])
+    plot = R.plot_quality_model("web", data, {"min_score": 0.5})
+    assert base64.b64decode(plot.png_b64)[:4] == b"\x89PNG"
+    assert plot.note == "min_score 0.5: 3 of 6 scored documents dropped by it"
+    # a top-p% decision has no single line; a pipeline without the filter says so
+    top = R.plot_quality_model("web", data, {"min_score": None, "keep_top_fraction": 0.1})
+    assert top.png_b64 and top.note.startswith("top 10% per language:")
+    other = R.RunData(run_id="r", lake=str(tmp_path / "none"), stage_runs=[])
+    assert "no quality_model_v1" in R.plot_quality_model("web", other, {}).note

@@ -22,11 +22,25 @@ Before scoring, three text steps (each configurable in params.yaml curate.<sourc
 3. decontam (lmdata.filters.decontam): benchmark n-gram hashes broadcast to the workers;
    attributes ``decontam_benchmark`` / ``decontam_ngram`` / ``decontam_matches``; action drop
    gives the reason ``decontam:<benchmark>`` (re-decided from the stored match).
+
+After the decision (web only, lmdata.dedup.paragraphs): paragraph dedup across batches on the
+kept documents' text; the first occurrence (earlier published batches via the state table
+``silver/paragraph_hashes``, else the smallest (doc_id, paragraph index) of the batch) is kept,
+later copies removed; attributes ``paragraph_dedup_removed`` / ``_bytes`` / ``_idx`` /
+``_first`` (doc_id of the first occurrence of the first removed paragraph); a document left
+shorter than ``min_doc_chars`` is dropped as ``paragraph_dedup:too_short``; stats counters
+``paragraph_dedup:*`` and ``paragraph_dedup_top``. ``--redecide`` applies the stored indexes
+(or, with ``paragraph_dedup: null``, restores the removed paragraphs) without hashing again.
+Then exact-substring dedup within shards (lmdata.dedup.substrings, lmdata.spark.subdoc): spans
+of >= min_bytes repeated inside a shard, later copies removed; attributes
+``substring_dedup_spans`` / ``_bytes``; reason ``substring_dedup:too_short``; the same --redecide
+rules.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from typing import Any
 
@@ -34,7 +48,18 @@ import pyarrow as pa
 
 from lmdata.errors import ConfigError
 from lmdata.lake import delta
+from lmdata.spark.connect import is_connect
 from lmdata.spark.job import Stage, StageContext
+from lmdata.spark.subdoc import (
+    PARAGRAPH_HASHES,
+    PD_FIELDS,
+    SD_FIELDS,
+    paragraph_dedup,
+    paragraph_stats,
+    record_top,
+    substring_dedup,
+    substring_stats,
+)
 
 TABLES = {
     "web": (delta.BRONZE_WEB, "silver/web_attributes", "silver/web_documents"),
@@ -145,6 +170,29 @@ def _line_batches(batches):
         yield pa.RecordBatch.from_pydict(out, schema=LINE_SCHEMA)
 
 
+class _IndexOnWorker:
+    """The decontamination index where a broadcast variable cannot carry it (Spark Connect):
+    each Python worker builds it from its config once and keeps it (`_worker_index`); the
+    benchmark files must then be readable where the workers run, like every other input."""
+
+    def __init__(self, cfg_json: str) -> None:
+        self.cfg_json = cfg_json
+
+    @property
+    def value(self):
+        return _worker_index(self.cfg_json)
+
+    def unpersist(self) -> None:
+        pass
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_index(cfg_json: str):
+    from lmdata.filters.decontam import build_index
+
+    return build_index(json.loads(cfg_json))
+
+
 def _score_batches(batches, cfg_json: str, out_schema: pa.Schema, index_bc=None):
     """mapInArrow body: normalized rows -> repeated lines removed, decontamination, transformed
     text + scores + drop reason."""
@@ -185,7 +233,9 @@ def _score_batches(batches, cfg_json: str, out_schema: pa.Schema, index_bc=None)
                         stage_reasons[i] = _decontam_reason(m.benchmark, m.count, dc_cfg)
                 else:
                     extra["decontam_matches"][i] = 0
-        meta_cols = [n for n in ("path", "language", "license_class", "repo_license") if n in cols]
+        meta_cols = [
+            n for n in ("path", "language", "license_class", "repo_license", "url") if n in cols
+        ]
         metas = (
             pa.Table.from_arrays([cols[n] for n in meta_cols], names=meta_cols).to_pylist()
             if meta_cols
@@ -234,12 +284,17 @@ def _decide_batches(batches, cfg_json: str, all_columns: bool = False):
     """mapInArrow body for --redecide: stored scores -> drop reason under the current thresholds.
     ``repeated_lines`` stays (the text is gone); decontamination is re-decided from the stored
     match under the current action. ``all_columns``: every column out, drop_reason replaced."""
+    from lmdata.dedup.paragraphs import REASON as PD_REASON
+    from lmdata.dedup.substrings import REASON as SD_REASON
+
     cfg = json.loads(cfg_json)
     pipeline = _pipeline(cfg_json)
     keys = pipeline.score_keys()
     for batch in batches:
         names = batch.schema.names
-        cols = {k: batch.column(score_column(k)).to_pylist() for k in keys}
+        # stored string attributes too (url_v1.matches names the entry of its drop reason)
+        keys_here = keys + [k for k in pipeline.label_keys() if score_column(k) in names]
+        cols = {k: batch.column(score_column(k)).to_pylist() for k in keys_here}
         old = batch.column("drop_reason").to_pylist()
         bench = (
             batch.column("decontam_benchmark").to_pylist()
@@ -253,11 +308,15 @@ def _decide_batches(batches, cfg_json: str, all_columns: bool = False):
         )
         reasons = []
         for i in range(batch.num_rows):
-            if old[i] == "repeated_lines":
-                reasons.append(old[i])
+            if (
+                old[i] == "repeated_lines"
+                or (old[i] == PD_REASON and cfg["paragraph_dedup"])
+                or (old[i] == SD_REASON and cfg["substring_dedup"])
+            ):
+                reasons.append(old[i])  # a sub-document step off: re-decided from the scores
                 continue
             r = _decontam_reason(bench[i], matches[i], cfg["decontam"])
-            reasons.append(r or pipeline.decide({k: cols[k][i] for k in keys}))
+            reasons.append(r or pipeline.decide({k: cols[k][i] for k in keys_here}))
         if all_columns:
             i = names.index("drop_reason")
             yield batch.set_column(i, "drop_reason", pa.array(reasons, pa.string()))
@@ -268,10 +327,19 @@ def _decide_batches(batches, cfg_json: str, all_columns: bool = False):
         )
 
 
+def _stored(batch, name: str) -> list:
+    """A stored attribute column of ``batch`` (None per row when the table predates it)."""
+    if name in batch.schema.names:
+        return batch.column(name).to_pylist()
+    return [None] * batch.num_rows
+
+
 def _transform_batches(batches, cfg_json: str, out_schema: pa.Schema):
     """For newly kept documents (--redecide): bronze text -> normalization -> the stored removed
-    lines -> the filters' text transforms (C4 line removal, PII redaction)."""
+    lines -> the filters' text transforms (C4 line removal, PII redaction) -> the stored removed
+    paragraphs (paragraph dedup on)."""
     from lmdata.dedup.lines import remove_lines
+    from lmdata.dedup.substrings import remove_spans
     from lmdata.filters.normalize import NormalizeOptions, normalize
     from lmdata.lang import language_column
 
@@ -286,15 +354,23 @@ def _transform_batches(batches, cfg_json: str, out_schema: pa.Schema):
             if "repeated_lines_idx" in names
             else [None] * batch.num_rows
         )
+        pidxs = _stored(batch, "paragraph_dedup_idx")
+        sspans = _stored(batch, "substring_dedup_spans")
         lang_col = language_column(names)
         langs = batch.column(lang_col).to_pylist() if lang_col else [None] * len(texts)
         out = []
-        for t, idx, lang in zip(texts, idxs, langs, strict=True):
+        for t, idx, pidx, sspan, lang in zip(texts, idxs, pidxs, sspans, langs, strict=True):
             t = t or ""
             if opts is not None:
                 t = normalize(t, opts)
             t = remove_lines(t, idx)
-            out.append(pipeline.transform(t, lang))
+            t = pipeline.transform(t, lang)
+            if cfg["paragraph_dedup"]:
+                t = remove_lines(t, pidx)
+            # the spans are offsets in the text after paragraph removal: only then valid
+            if cfg["substring_dedup"] and (cfg["paragraph_dedup"] or not pidx):
+                t = remove_spans(t, sspan)
+            out.append(t)
         arrays = [
             pa.array(out, pa.string()) if f.name == "text" else batch.column(f.name)
             for f in out_schema
@@ -326,6 +402,37 @@ def _top_fraction_cuts(ctx, df, pipeline, cfg_json: str) -> str:
     for k, v in cuts.items():
         ctx.stats.counters[f"quality_model_v1:cut:{k or 'all'}"] = v
     return json.dumps(with_cuts(cfg, cuts, recipes=lang is not None))
+
+
+def reason_family(reason: str) -> str:
+    from lmdata.filters.url import reason_family as family
+
+    return family(reason)
+
+
+def _domain_stats(ctx, df, top: int = 20) -> None:
+    """url_v1's ``domain`` attribute: distinct domains, and the top domains by kept and by
+    dropped documents (``url_domains_top_kept`` / ``_dropped``: ``[[domain, documents], ...]``,
+    shown by the HTML report). The per-domain counts of every domain are in the attributes."""
+    if "domain" not in df.columns:
+        return
+    from pyspark.sql import functions as F
+
+    ctx.job_group("url_v1: documents per domain")
+    per = (
+        df.groupBy("domain")
+        .agg(
+            F.count(F.when(F.col("drop_reason").isNull(), 1)).alias("kept"),
+            F.count(F.when(F.col("drop_reason").isNotNull(), 1)).alias("dropped"),
+        )
+        .where(F.col("domain").isNotNull())
+        .persist()
+    )
+    ctx.stats.counters["url_domains"] = per.count()
+    for col in ("kept", "dropped"):
+        rows = per.where(F.col(col) > 0).orderBy(F.desc(col), "domain").limit(top).collect()
+        ctx.stats.counters[f"url_domains_top_{col}"] = tuple((r["domain"], r[col]) for r in rows)
+    per.unpersist()
 
 
 class CurateStage(Stage):
@@ -366,6 +473,8 @@ class CurateStage(Stage):
                 "normalize": step(cfg.normalize),
                 "repeated_lines": step(cfg.repeated_lines) if ctx.args.source == "web" else None,
                 "decontam": step(cfg.decontam),
+                "paragraph_dedup": step(cfg.paragraph_dedup) if ctx.args.source == "web" else None,
+                "substring_dedup": step(cfg.substring_dedup) if ctx.args.source == "web" else None,
             },
             sort_keys=False,
         )
@@ -425,14 +534,18 @@ class CurateStage(Stage):
             ctx.stats.counters["decontam_ngrams"] = len(index)
             for name, n_items in index.items.items():
                 ctx.stats.counters[f"decontam_items:{name}"] = n_items
-            index_bc = ctx.spark.sparkContext.broadcast(index)
+            if is_connect(ctx.spark):  # no broadcast variables on Spark Connect
+                index_bc = _IndexOnWorker(json.dumps(steps["decontam"], sort_keys=True))
+            else:
+                index_bc = ctx.spark.sparkContext.broadcast(index)
         score_fields = [pa.field(score_column(k), pa.float64()) for k in pipeline.score_keys()]
         label_fields = [pa.field(score_column(k), pa.string()) for k in pipeline.label_keys()]
         step_fields = NORM_FIELDS + RL_FIELDS + DECONTAM_FIELDS
         out_schema = pa.schema(
             list(in_schema)
             + step_fields
-            + label_fields
+            # a label named like a bronze column (url_v1's canonical ``host``) replaces it
+            + [lf for lf in label_fields if lf.name not in in_schema.names]
             + score_fields
             + [pa.field("drop_reason", pa.string())]
         )
@@ -455,24 +568,32 @@ class CurateStage(Stage):
             ).persist(StorageLevel.DISK_ONLY)
             scored.unpersist()
             scored = recut
+        scored, pd_state = paragraph_dedup(
+            ctx, scored, steps["paragraph_dedup"], incremental, persisted
+        )
+        scored = substring_dedup(ctx, scored, steps["substring_dedup"], persisted)
         # one aggregation for the drop reasons and the per-label (language, recipe) rows in /
         # kept of the report: (drop_reason, labels...) groups are few, the rows are many
-        label_names = [lf.name for lf in label_fields]
+        unbounded = {
+            score_column(k) for f in pipeline.filters for k in getattr(f, "unbounded_labels", ())
+        }
+        label_names = [lf.name for lf in label_fields if lf.name not in unbounded]
         counts = scored.groupBy("drop_reason", *label_names).count().collect()
         ctx.stats.rows_in = sum(r["count"] for r in counts)
         ctx.stats.rows_out = sum(r["count"] for r in counts if r["drop_reason"] is None)
         for r in counts:
             if r["drop_reason"] is not None:
-                ctx.stats.dropped[r["drop_reason"]] += r["count"]
+                ctx.stats.dropped[reason_family(r["drop_reason"])] += r["count"]
             for name in label_names:
                 ctx.stats.counters[f"{name}={r[name]}:in"] += r["count"]
                 ctx.stats.counters[f"{name}={r[name]}:kept"] += (
                     r["count"] if r["drop_reason"] is None else 0
                 )
         self._step_stats(ctx, scored, steps)
+        _domain_stats(ctx, scored)
         attr_cols = (
             [*carry, "curate_run_id"]
-            + [f.name for f in step_fields + label_fields + score_fields]
+            + [f.name for f in step_fields + PD_FIELDS + SD_FIELDS + label_fields + score_fields]
             + ["drop_reason"]
         )
         mode = "append" if incremental else "overwrite"
@@ -494,6 +615,12 @@ class CurateStage(Stage):
             app_id=app_id,
             metadata=meta,
         )
+        if pd_state is not None:  # before kept (the completion marker); a retry skips it by app id
+            ctx.job_group(f"write {PARAGRAPH_HASHES}")
+            res_p = write_delta(
+                pd_state, ctx.table(PARAGRAPH_HASHES), mode=mode, app_id=app_id, metadata=meta
+            )
+            ctx.stats.tables[PARAGRAPH_HASHES] = res_p.version
         ctx.job_group(f"write {TABLES[ctx.args.source][2]}")
         res_k = write_delta(
             scored.where(F.col("drop_reason").isNull()).select(*in_schema.names),
@@ -549,14 +676,12 @@ class CurateStage(Stage):
             .persist(StorageLevel.DISK_ONLY)
         )
         persisted.append(frequent)
-        top = (
-            frequent.groupBy("h")
-            .agg(F.sum("n_docs").alias("n"), F.min("sample").alias("sample"))
-            .orderBy(F.desc("n"), "sample")
-            .limit(int(cfg.get("top", 20)))
-            .collect()
+        record_top(
+            ctx,
+            "repeated_lines_top",
+            frequent.groupBy("h").agg(F.sum("n_docs").alias("n"), F.min("sample").alias("sample")),
+            cfg,
         )
-        ctx.stats.counters["repeated_lines_top"] = tuple((r["sample"], int(r["n"])) for r in top)
         return (
             lines.join(frequent.select("crawl", "h"), ["crawl", "h"], "left_semi")
             .groupBy("doc_id")
@@ -596,6 +721,10 @@ class CurateStage(Stage):
             ctx.stats.counters["repeated_lines:bytes_removed"] = int(r["bytes"] or 0)
             ctx.stats.counters["repeated_lines:docs_with_removals"] = int(r["docs"])
             ctx.stats.counters["repeated_lines:docs_dropped"] = int(r["dropped"])
+        if steps["paragraph_dedup"] is not None:
+            paragraph_stats(ctx, scored)
+        if steps["substring_dedup"] is not None:
+            substring_stats(ctx, scored)
         if steps["decontam"] is not None:
             for r in (
                 scored.where(F.col("decontam_benchmark").isNotNull())
@@ -630,29 +759,67 @@ class CurateStage(Stage):
         cfg_json = _top_fraction_cuts(ctx, a, pipeline, cfg_json)
         ctx.job_group("re-decide from stored scores")
         stored = [c for c in ("decontam_benchmark", "decontam_matches") if c in a.columns]
+        labels = [score_column(k) for k in pipeline.label_keys() if score_column(k) in a.columns]
         decided = a.select(
-            "doc_id", "drop_reason", *stored, *[score_column(k) for k in pipeline.score_keys()]
+            "doc_id",
+            "drop_reason",
+            *stored,
+            *[score_column(k) for k in pipeline.score_keys()],
+            *labels,
         ).mapInArrow(lambda it: _decide_batches(it, cfg_json), "doc_id string, drop_reason string")
         new_attrs = a.drop("drop_reason").join(decided, "doc_id").select(*a.columns).persist()
         counts = new_attrs.groupBy("drop_reason").count().collect()
         ctx.stats.rows_in = sum(r["count"] for r in counts)
         for r in counts:
             if r["drop_reason"] is not None:
-                ctx.stats.dropped[r["drop_reason"]] += r["count"]
+                ctx.stats.dropped[reason_family(r["drop_reason"])] += r["count"]
+        _domain_stats(ctx, new_attrs)
         keep_ids = new_attrs.where(F.col("drop_reason").isNull()).select(
             "doc_id",
             *[
                 c
-                for c in ("repeated_lines_idx", language_column(new_attrs.columns))
+                for c in (
+                    "repeated_lines_idx",
+                    "paragraph_dedup_idx",
+                    "substring_dedup_spans",
+                    language_column(new_attrs.columns),
+                )
                 if c and c in new_attrs.columns
             ],
         )
         old_kept, _ = read_delta(ctx.spark, kept)
-        still = old_kept.join(keep_ids.select("doc_id"), "doc_id", "left_semi")
-        newly_ids = keep_ids.join(old_kept.select("doc_id"), "doc_id", "left_anti")
+        kept_ids = old_kept.select("doc_id")
+        steps = json.loads(cfg_json)
+        off = [
+            F.col(c) > 0
+            for step, c in (
+                ("paragraph_dedup", "paragraph_dedup_removed"),
+                ("substring_dedup", "substring_dedup_bytes"),
+            )
+            if steps[step] is None and c in new_attrs.columns
+        ]
+        if off:
+            # a sub-document step switched off: kept documents that lost text to it are rebuilt
+            # from bronze without that removal (the transforms run again, no hashing)
+            cond = off[0]
+            for c in off[1:]:
+                cond = cond | c
+            restore = new_attrs.where(cond).select("doc_id")
+            ctx.stats.counters["subdoc_dedup:restored"] = (
+                restore.join(kept_ids, "doc_id", "left_semi")
+                .join(keep_ids, "doc_id", "left_semi")
+                .count()
+            )
+            kept_ids = kept_ids.join(restore, "doc_id", "left_anti")
+        still = old_kept.join(kept_ids, "doc_id", "left_semi").join(
+            keep_ids.select("doc_id"), "doc_id", "left_semi"
+        )
+        newly_ids = keep_ids.join(kept_ids, "doc_id", "left_anti")
         from lmdata.lake.published import resolve_logged
 
-        b, bver = read_delta(ctx.spark, bronze, resolve_logged(ctx.lake, TABLES[ctx.args.source][0]))
+        b, bver = read_delta(
+            ctx.spark, bronze, resolve_logged(ctx.lake, TABLES[ctx.args.source][0])
+        )
         newly = b.join(newly_ids, "doc_id").select(
             *old_kept.columns, *[c for c in newly_ids.columns if c != "doc_id"]
         )
