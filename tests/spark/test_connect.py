@@ -5,6 +5,7 @@ server is gone fails retryably (exit 75) with the reason."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,33 @@ def test_a_stage_without_its_server_fails_retryably(tmp_path):
     assert proc.returncode == EXIT_RETRYABLE, proc.stderr[-3000:]
     assert f"no Spark Connect server at {url}" in proc.stderr
     assert connect.stop(d) is False  # nothing to stop
+
+
+_START_THEN_DIE = """
+import os, signal, sys
+from pathlib import Path
+from lmdata.spark import connect
+d = Path(sys.argv[1])
+connect.start(d)
+print((d / "pid").read_text(), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # a runner killed before its stop()
+"""
+
+
+def test_a_server_whose_runner_was_killed_stops_by_itself(tmp_path):
+    d = tmp_path / "spark-connect"
+    env = dict(os.environ, LMDATA_PARAMS=PARAMS)
+    env.pop("LMDATA_SPARK_REMOTE", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _START_THEN_DIE, str(d)], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == -9, proc.stderr[-3000:]
+    pid = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 120
+    while connect._alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    alive = connect._alive(pid)
+    if alive:  # do not leak it into the rest of the run
+        os.killpg(pid, 9)
+    assert not alive, (d / "server.log").read_text()[-3000:]
+    assert "is gone: stopping" in (d / "server.log").read_text()

@@ -105,7 +105,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # an exited server nobody reaped yet (re-parented to an init that does not reap)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _running(d: Path) -> tuple[int, str] | None:
@@ -120,8 +123,16 @@ def _running(d: Path) -> tuple[int, str] | None:
     return None
 
 
-def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, url_file: Path | None = None) -> int:
-    """Run the server in this process until SIGTERM/SIGINT."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    url_file: Path | None = None,
+    exit_with_parent: bool = False,
+) -> int:
+    """Run the server in this process until SIGTERM/SIGINT, or, with `exit_with_parent`, until
+    the process that started it is gone (its runner was SIGKILLed and could not stop it: the
+    server is re-parented, so the parent pid changes; no pid is compared, so no pid reuse)."""
+    parent = os.getppid()
     from lmdata.config import load_params
     from lmdata.spark.session import get_spark
 
@@ -140,7 +151,9 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, url_file: Path | No
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     while not done.wait(1.0):
-        pass
+        if exit_with_parent and os.getppid() != parent:
+            print(f"the process that started this server ({parent}) is gone: stopping", flush=True)
+            break
     spark.stop()  # ends the JVM and its Python workers
     return 0
 
@@ -150,9 +163,13 @@ def start(
     port: int | None = None,
     timeout_s: float = 240.0,
     env: dict[str, str] | None = None,
+    exit_with_parent: bool = True,
 ) -> str:
     """Start the server of state dir `d` (default `state_dir()`) in the background unless it is
-    up; returns its URL. Its log is `d/server.log`; the pid and URL sit next to it."""
+    up; returns its URL. Its log is `d/server.log`; the pid and URL sit next to it. With
+    `exit_with_parent` (the default) it stops by itself once this process is gone, so a runner
+    killed without its `stop()` leaves no server behind; `lmdata.spark.connect start` (a CLI that
+    exits at once) starts a detached one, stopped by `stop`."""
     d = d or state_dir()
     up = _running(d)
     if up is not None:
@@ -167,7 +184,8 @@ def start(
     with open(d / "server.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lmdata.spark.connect", "serve", "--port", str(port)]
-            + ["--url-file", str(d / "ready")],
+            + ["--url-file", str(d / "ready")]
+            + (["--exit-with-parent"] if exit_with_parent else []),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -227,12 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--host", default="127.0.0.1", help="serve: the address to bind")
     p.add_argument("--url-file", default=None, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="serve: stop when the process that started the server is gone",
+    )
     args = p.parse_args(argv)
     if args.command == "serve":
         url_file = Path(args.url_file) if args.url_file else None
-        return serve(args.host, args.port or DEFAULT_PORT, url_file)
+        return serve(args.host, args.port or DEFAULT_PORT, url_file, args.exit_with_parent)
     if args.command == "start":
-        print(start(port=args.port))
+        print(start(port=args.port, exit_with_parent=False))
         return 0
     if args.command == "stop":
         print("stopped" if stop() else "not running")
