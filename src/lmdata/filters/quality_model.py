@@ -6,7 +6,7 @@ Configured like every filter, in params.yaml (the model options sit beside the t
 
     curate.web.pipeline.quality_model_v1:
       model: var/quality_models/web/v1/model.bin   # required; `lmdata quality-model train`
-      kind: null          # fasttext | linear | null (the card's, else from the file's bytes)
+      kind: null          # fasttext | linear | embedding | null (the card's, else sniffed)
       label: null         # fastText's positive label (null: the card's, else __label__hq)
       sha256: null        # pin: the model file must have this sha256
       min_score: 0.5      # drop below (null: no absolute floor)
@@ -84,7 +84,8 @@ class QualityModelFilter(Filter):
         opts = cls.resolve_thresholds(overrides)
         if not opts["model"]:
             raise ConfigError(
-                f"filter {cls.name!r}: needs `model: PATH` (a fastText .bin or a linear .npz; "
+                f"filter {cls.name!r}: needs `model: PATH` (a fastText .bin, a linear .npz or an "
+                "embedding head.npz; "
                 "train one with `lmdata quality-model train`)"
             )
         return cls(opts["model"], kind=opts["kind"], label=opts["label"], sha256=opts["sha256"])

