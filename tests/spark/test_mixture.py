@@ -197,6 +197,37 @@ def test_mix_round_trip_idempotent_versions_and_checkout(spark, env, capsys):
     assert "t1@v1" in out and "t1@v2" in out
 
 
+def test_given_tokenizer_at_natural_rates_reads_the_text_once(spark, env, tmp_path, capsys):
+    """A given tokenizer and rates that do not depend on sizes (temperature 1, a fixed shard
+    count): no sizes job, no tokenizer sample; sizes, tokens per byte and licenses are measured
+    exactly in the one pass that tokenizes, and a re-run is unchanged."""
+    from lmdata.tokens.train import train_bpe
+
+    e, texts = env
+    docs = [t for ts in texts.values() for t in ts]
+    tok = train_bpe(docs[::7], vocab_size=400, special_tokens=["<|endoftext|>", "<|pad|>"])
+    tok.save(str(tmp_path / "tok.json"))
+    _spec(tmp_path / "specs", tokenizer={"path": str(tmp_path / "tok.json")})
+    e2 = {**e, **{k: str(tmp_path / k) for k in ("specs", "repo", "remote")}}
+    res, stats = _mix(e2, "g1", capsys)
+    assert res["status"] == "created"
+    c = stats.counters
+    assert c["single_scan"] == 1 and "ms_measure" not in c and "ms_tokenizer" not in c
+    m, mixdir = load_manifest(Path(res["manifest"]))
+    assert Counter(iter_texts(Path(res["manifest"]))) == Counter(docs)
+    n_bytes = {k: sum(len(t.encode("utf-8")) for t in v) for k, v in texts.items()}
+    assert stats.rows_in == len(docs) and stats.bytes_in == sum(n_bytes.values())
+    for k, p in m["spec"]["plan"].items():
+        tokens = m["totals"]["tokens_by_source"][k] - m["totals"]["documents_by_source"][k]
+        assert p["rate"] == 1.0
+        assert p["tokens_per_byte"] == pytest.approx(tokens / n_bytes[k], abs=1e-9)
+        assert p["natural_tokens"] == pytest.approx(tokens, abs=1e-3)
+    card = (mixdir / "DATASHEET.md").read_text()
+    assert f"- code/python: PSF-2.0: {len(texts['code/python'])} documents" in card
+    res2, _ = _mix(e2, "g2", capsys)
+    assert res2["status"] == "unchanged" and res2["fingerprint"] == res["fingerprint"]
+
+
 def test_missing_table_is_a_fatal_named_error(spark, env, tmp_path, capsys):
     e, _ = env
     code, stats = execute(

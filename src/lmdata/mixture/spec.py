@@ -7,7 +7,8 @@ resolved to a number when the mixture is built and recorded in the manifest).
 
 Sizes are measured in tokens, estimated before tokenization as UTF-8 bytes x the source's
 tokens per byte (measured on the tokenizer's training sample); the manifest records the exact
-token counts written.
+token counts written. Where the rates do not depend on the sizes (``size_free_rates``) and the
+tokenizer is given, nothing is estimated: tokens per byte are measured on what was tokenized.
 
 Sampling plan (``plan``), per source i with natural size n_i:
   - a source with ``tokens: B`` gets target B;
@@ -326,6 +327,25 @@ def plan(
         )
         for k, p in out.items()
     }
+
+
+def size_free_rates(spec: MixtureSpec) -> dict[str, float] | None:
+    """The rate of every source when ``plan`` gives the same rates whatever the natural sizes
+    (an empty source aside, which gets nothing either way), else None.
+
+    That is the case without token budgets (per source or ``total_tokens``) when the sources
+    share by size alone: temperature 1 over every source (targets = natural sizes), or a single
+    sharing source. Every rate is then 1 (capped at ``max_rate``), and the mix stage needs
+    neither the sizes nor tokens per byte before it samples: it measures both exactly on the
+    documents it tokenizes."""
+    if spec.sampling.total_tokens is not None or any(s.tokens is not None for s in spec.sources):
+        return None
+    weighted = [s for s in spec.sources if s.weight is not None]
+    if len(spec.sources) > 1 and (weighted or spec.sampling.temperature != 1.0):
+        return None
+    cap = spec.sampling.max_rate
+    rate = 1.0 if cap is None else min(1.0, cap)
+    return {s.name: rate for s in spec.sources}
 
 
 def copies(rate: float, u: float) -> int:

@@ -9,7 +9,14 @@ import pytest
 import yaml
 
 from lmdata.errors import ConfigError
-from lmdata.mixture.spec import copies, load_spec, parse_spec, plan, temperature_weights
+from lmdata.mixture.spec import (
+    copies,
+    load_spec,
+    parse_spec,
+    plan,
+    size_free_rates,
+    temperature_weights,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -197,3 +204,38 @@ def test_max_rate_caps_up_sampling():
     p = plan(s, {"web/en": 10.0, "web/other": 1000.0, "code/python": 1000.0})
     assert p["web/en"].rate == 3.0 and p["web/en"].target == 30.0
     assert p["web/other"].rate < 1.0  # the others are not scaled up to fill the gap
+
+
+_TWO = [
+    {"name": "a", "table": "gold/web_documents"},
+    {"name": "b", "table": "gold/code_files"},
+]
+
+
+@pytest.mark.parametrize(
+    ("over", "free"),
+    [
+        ({}, True),  # temperature 1 over every source
+        ({"sampling": {"temperature": 1.0, "max_rate": 0.5}}, True),
+        ({"sources": [{"name": "a", "table": "gold/web_documents", "weight": 0.3}]}, True),
+        ({"sources": [_TWO[0]], "sampling": {"temperature": 3.0}}, True),
+        ({"sampling": {"temperature": 2.0}}, False),
+        ({"sampling": {"temperature": 1.0, "total_tokens": 1000}}, False),
+        ({"sources": [_TWO[0], {**_TWO[1], "weight": 0.5}]}, False),
+        ({"sources": [_TWO[0], {**_TWO[1], "tokens": 10}]}, False),
+        ({"sources": [{**_TWO[0], "tokens": 10}]}, False),
+    ],
+)
+def test_size_free_rates_agree_with_the_plan(over, free):
+    """size_free_rates says the rates are the same for any sizes exactly when plan() agrees:
+    the mix stage then skips measuring sizes and tokens per byte before sampling."""
+    s = _spec(**over)
+    names = [x.name for x in s.sources]
+    sizes = [dict(zip(names, v, strict=False)) for v in ([10.0, 5e3, 7.0], [3e6, 1.0, 40.0])]
+    rates = [{k: p.rate for k, p in plan(s, n).items()} for n in sizes]
+    got = size_free_rates(s)
+    assert (got is not None) == free
+    if free:
+        assert rates[0] == rates[1] == got
+    else:
+        assert rates[0] != rates[1]

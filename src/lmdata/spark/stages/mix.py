@@ -10,13 +10,19 @@
 2. Measure every source (documents, UTF-8 bytes); train the byte-level BPE tokenizer on a seeded
    sample (or load the given tokenizer.json) and measure tokens per byte per source.
 3. Plan targets and rates (lmdata.mixture.spec.plan: weights, token budgets, temperature).
+   When the rates do not depend on sizes (lmdata.mixture.spec.size_free_rates: temperature 1,
+   no budgets) and the tokenizer is given, there is no tokenizer sample: tokens per byte are
+   measured exactly in step 5; when every document is also taken once and the shard count is
+   fixed, step 2 goes too (sizes come from step 5): the text is read once. Otherwise the pool is
+   cached for the passes that read it.
 4. Sample in Spark: floor(rate) copies of every document plus one more when
    hash(seed, source, doc_id) < frac(rate); global shuffle: order key = hash(seed, source,
    doc_id, copy), shard = Spark's hash partitioning of the order key into N partitions, sorted
    within. Membership and order depend only on the data and the seed, never on the cluster.
 5. One Spark task per shard tokenizes Arrow batches (`encode_batch`, one tokenizer per Python
    worker), appends the end-of-document id and writes `part-<task>.bin/.idx`
-   (lmdata.tokens.megatron) under temporary names, then renames; it returns counts and sha256s.
+   (lmdata.tokens.megatron) under temporary names, then renames; it returns counts (per source,
+   language, bucket, license) and sha256s.
 6. Under the data repository's lock: move the shards into place, write tokenizer, manifest and
    card, run the shards gate (verify_manifest), `dvc add`, commit, tag, `dvc push`.
    Same inputs + spec + seed -> byte-identical shards and the same fingerprint: no new version
@@ -29,6 +35,7 @@ writes it to `--result-out`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -59,6 +66,7 @@ _SHARD_SCHEMA = pa.schema(
         ("source", pa.string()),
         ("language", pa.string()),
         ("bucket", pa.string()),
+        ("license", pa.string()),
         ("documents", pa.int64()),
         ("tokens", pa.int64()),
         ("text_bytes", pa.int64()),
@@ -67,8 +75,9 @@ _SHARD_SCHEMA = pa.schema(
 
 
 def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: int, dtype: str):
-    """mapInArrow body: one Spark partition -> one .bin/.idx pair; yields per-(source, language)
-    counts (per bucket, for sources that weight by buckets) with the shard's checksums."""
+    """mapInArrow body: one Spark partition -> one .bin/.idx pair; yields per-(source, language,
+    bucket, license) counts with the shard's checksums (bucket: for sources that weight by
+    buckets; license: what the dataset card lists, counted here instead of in another scan)."""
     import numpy as np
     from pyspark import TaskContext
 
@@ -79,7 +88,7 @@ def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: i
     pid = TaskContext.get().partitionId()
     tok = worker_tokenizer(tok_json, tok_sha)
     writer = None
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, str, str | None, str | None], list[int]] = {}
     try:
         for batch in batches:
             if batch.num_rows == 0:
@@ -90,11 +99,14 @@ def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: i
             sources = batch.column("source").to_pylist()
             langs = batch.column("language").to_pylist()
             buckets = batch.column("bucket").to_pylist()
+            lics = batch.column("license").to_pylist()
             nbytes = batch.column("nbytes").to_pylist()
             docs = encode_documents(tok, texts, eod_id)
-            for arr, s, lang, b, nb in zip(docs, sources, langs, buckets, nbytes, strict=True):
+            for arr, s, lang, b, lic, nb in zip(
+                docs, sources, langs, buckets, lics, nbytes, strict=True
+            ):
                 writer.add_document(arr)
-                g = groups.setdefault((s, lang, b), [0, 0, 0])
+                g = groups.setdefault((s, lang, b, lic), [0, 0, 0])
                 g[0] += 1
                 g[1] += int(arr.size)
                 g[2] += int(nb)
@@ -116,11 +128,12 @@ def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: i
             "source": s,
             "language": lang,
             "bucket": b,
+            "license": lic,
             "documents": g[0],
             "tokens": g[1],
             "text_bytes": g[2],
         }
-        for (s, lang, b), g in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0])))
+        for (s, lang, b, lic), g in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0])))
     ]
     yield pa.RecordBatch.from_pylist(rows, schema=_SHARD_SCHEMA)
 
@@ -217,6 +230,46 @@ def _selection(source: str, selections: dict, by_bucket: dict) -> dict[str, Any]
     return {"selection": sel}
 
 
+_SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
+_FILES_PER_SNAPSHOT_PARTITION = 10_000
+
+
+def _snapshot_partitions(ctx: StageContext, versions: dict[str, int]) -> int:
+    """Spark tasks for Delta's snapshot state: one per 10,000 data files of the largest table
+    read, 1 to 50 (Delta's default), counted from the Delta log by delta-rs."""
+    files = max(len(delta.snapshot_files(ctx.table(t), v)[1]) for t, v in versions.items())
+    return max(1, min(50, math.ceil(files / _FILES_PER_SNAPSHOT_PARTITION)))
+
+
+def _given_tokenizer(spec, spec_file: Path) -> bytes:
+    """The bytes of the spec's `tokenizer.path` (relative: to the working directory, else to the
+    spec file)."""
+    p = Path(spec.tokenizer.path)
+    if not p.is_absolute() and not p.exists():
+        p = spec_file.parent / p
+    return p.read_bytes()
+
+
+def _measured_tpb(spec, rows) -> dict[str, float]:
+    """Tokens per byte per source, exactly, from the shards' counts (tokens without the
+    end-of-document ids, over the UTF-8 bytes of the same documents); a source without documents
+    gets the overall figure."""
+    tokens: dict[str, int] = {}
+    nbytes: dict[str, int] = {}
+    for r in rows:
+        tokens[r["source"]] = tokens.get(r["source"], 0) + int(r["tokens"]) - int(r["documents"])
+        nbytes[r["source"]] = nbytes.get(r["source"], 0) + int(r["text_bytes"])
+    return _tpb(spec, tokens, nbytes)
+
+
+def _tpb(spec, tokens: dict[str, int], nbytes: dict[str, int]) -> dict[str, float]:
+    """Tokens per byte per source from token and byte counts; the overall figure for a source
+    without bytes."""
+    overall = sum(tokens.values()) / max(1, sum(nbytes.values())) or 0.25
+    return {s.name: (tokens[s.name] / nbytes[s.name]) if nbytes.get(s.name) else overall
+            for s in spec.sources}  # fmt: skip
+
+
 class MixStage(Stage):
     name = "mix"
     description = "Build a versioned, tokenized, DVC-tracked mixture from gold tables."
@@ -292,13 +345,15 @@ class MixStage(Stage):
             out[t] = published.resolve_logged(ctx.lake, t, None if want == "latest" else int(want))
         return out
 
-    def _pool(self, ctx: StageContext, spec, versions: dict[str, int]):
+    def _pool(self, ctx: StageContext, spec, versions: dict[str, int], cache: bool = False):
         """(pool, selections): doc_id, source, language, license, text, nbytes, bucket, w of
         every candidate document (w: its bucket's weight, 1 without buckets), and per source that
         selects by attributes what it selected (for the manifest).
 
         Filter and bucket columns are validated against the schemas of the gold table and its
-        attributes table (joined by doc_id) before any Spark job runs."""
+        attributes table (joined by doc_id) before any Spark job runs. cache: the pool is
+        persisted (memory, spilling to disk) for the several passes that read it; the caller
+        unpersists `self._cached`."""
         from functools import reduce
 
         from pyspark.sql import functions as F
@@ -379,6 +434,9 @@ class MixStage(Stage):
             )
         pool = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), base.values())
         pool = pool.withColumn("nbytes", F.octet_length("text").cast("long"))
+        if cache:
+            pool = pool.persist()  # DataFrame default: MEMORY_AND_DISK (also on Spark Connect)
+            self._cached = pool
         bucket = F.lit(None).cast("string")
         weight = F.lit(1.0)
         for s in spec.sources:
@@ -460,11 +518,8 @@ class MixStage(Stage):
             tok_json = tok.to_str().encode("utf-8")
             tok = load_tokenizer(tok_json)
         else:
-            p = Path(tspec.path)
-            if not p.is_absolute() and not p.exists():
-                p = spec_file.parent / p
-            tok = load_tokenizer(p)
-            tok_json = p.read_bytes()
+            tok_json = _given_tokenizer(spec, spec_file)
+            tok = load_tokenizer(tok_json)
         from lmdata.tokens.encode import encode_texts
 
         tokens: dict[str, int] = {}
@@ -473,47 +528,70 @@ class MixStage(Stage):
         for r, t in zip(rows, ids, strict=True):
             tokens[r["source"]] = tokens.get(r["source"], 0) + len(t)
             nbytes[r["source"]] = nbytes.get(r["source"], 0) + len(r["text"].encode("utf-8"))
-        overall = sum(tokens.values()) / max(1, sum(nbytes.values())) or 0.25
-        tpb = {s.name: (tokens[s.name] / nbytes[s.name]) if nbytes.get(s.name) else overall
-               for s in spec.sources}  # fmt: skip
-        return tok_json, tpb
+        return tok_json, _tpb(spec, tokens, nbytes)
 
     # ------------------------------------------------------------------ the run
     def run(self, ctx: StageContext) -> None:
-        from pyspark.sql import functions as F
-
-        from lmdata.mixture import manifest as mf
-        from lmdata.mixture.dvc import DataRepo, resolve_repo
-        from lmdata.mixture.spec import load_spec, plan
-        from lmdata.tokens.train import TokenizerInfo, load_tokenizer, sha256_bytes
+        from lmdata.mixture.dvc import resolve_repo
+        from lmdata.mixture.spec import load_spec, size_free_rates
 
         a = ctx.args
         spec, spec_file = load_spec(a.mixture, a.spec_dir)
         repo_root = resolve_repo(a.out)
         versions = self._versions(ctx, spec)
         ctx.stats.inputs.update(versions)
-        pool, selections = self._pool(ctx, spec, versions)
-
-        clock = time.monotonic()
-
-        def lap(name: str) -> None:  # phase wall times (ms) in the stats, for the benchmark
-            nonlocal clock
-            now = time.monotonic()
-            ctx.stats.counters[f"ms_{name}"] = int((now - clock) * 1000)
-            clock = now
-
-        ctx.job_group("measure sources")
-        sizes = (
-            pool.groupBy("source", "bucket")
-            .agg(
-                F.count("*").alias("n"),
-                F.sum("nbytes").alias("b"),
-                F.sum(F.col("nbytes") * F.col("w")).alias("wb"),
-            )
-            .collect()
+        # What the plan needs before it samples (lmdata.mixture.spec.size_free_rates): when the
+        # rates do not depend on the sources' sizes and the tokenizer is given, tokens per byte
+        # are measured exactly on the tokenized documents instead of on a sample; when, moreover,
+        # every document is taken once (rate 1, no bucket weights) and the shard count is fixed,
+        # the sizes too come from that pass and the text is read once. Otherwise the pool is
+        # cached: measuring, the tokenizer sample, quantiles and the shards read it, not the
+        # tables again.
+        free = size_free_rates(spec)
+        skip_sample = free is not None and spec.tokenizer.path is not None
+        one_pass = (
+            skip_sample
+            and spec.shards.count is not None
+            and all(r == 1.0 for r in free.values())
+            and not any(s.bucket is not None for s in spec.sources)
         )
+        ctx.stats.counters["single_scan"] = int(one_pass)
+        # Delta builds each snapshot's state, and filters its files for every query, with
+        # `snapshotPartitions` Spark tasks (default 50): on small tables most of the stage's Spark
+        # jobs were that. Sized to the files the snapshots hold unless the session sets it.
+        saved = ctx.spark.conf.get(_SNAPSHOT_PARTITIONS, None)
+        if saved is None:
+            ctx.spark.conf.set(_SNAPSHOT_PARTITIONS, str(_snapshot_partitions(ctx, versions)))
+        self._cached = None
+        try:
+            pool, selections = self._pool(ctx, spec, versions, cache=not one_pass)
+            result = self._mix(
+                ctx, spec, spec_file, repo_root, versions, pool, selections, free, skip_sample,
+                one_pass,
+            )  # fmt: skip
+        finally:
+            # after a failure (a dead JVM too) the stage's own error is what counts
+            with contextlib.suppress(Exception):
+                if self._cached is not None:
+                    self._cached.unpersist()
+                if saved is None:
+                    ctx.spark.conf.unset(_SNAPSHOT_PARTITIONS)
+            self._cached = None
+        line = json.dumps(result, sort_keys=True)
+        print(RESULT_PREFIX + line, flush=True)
+        if a.result_out:
+            Path(a.result_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.result_out).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        log.info("mixture %s: %s", result["tag"], result["status"])
+        ctx.stats.tables[f"mixtures/{spec.name}"] = result["version"]
+        ctx.stats.counters["version"] = result["version"]
+        ctx.stats.counters["new_version"] = int(result["status"] == "created")
+
+    def _sizes(self, ctx, spec, sizes, selections) -> dict[str, float]:
+        """Documents and bytes per source (and bucket) from `sizes` rows (source, bucket, n: documents,
+        b: bytes, wb: bytes x bucket weight) into the stats and the selections; returns the
+        natural size in bytes per source (a bucket weighted 2 counts twice)."""
         docs_in: dict[str, int] = {}
-        # natural size: bytes x bucket weight (a bucket weighted 2 counts twice)
         bytes_in = {s.name: 0.0 for s in spec.sources}
         for r in sizes:
             docs_in[r["source"]] = docs_in.get(r["source"], 0) + int(r["n"])
@@ -531,20 +609,61 @@ class MixStage(Stage):
         for s in spec.sources:
             if not docs_in.get(s.name):
                 log.warning("mixture %s: source %s has no documents", spec.name, s.name)
+        return bytes_in
 
-        lap("measure")
-        tok_json, tpb = self._tokenizer(ctx, spec, spec_file, pool.where(F.col("w") > 0), bytes_in)
-        lap("tokenizer")
+    def _mix(
+        self, ctx, spec, spec_file, repo_root, versions, pool, selections, free, skip_sample,
+        one_pass,
+    ) -> dict[str, Any]:  # fmt: skip
+        from pyspark.sql import functions as F
+
+        from lmdata.mixture import manifest as mf
+        from lmdata.mixture.dvc import DataRepo
+        from lmdata.mixture.spec import plan
+        from lmdata.tokens.train import TokenizerInfo, load_tokenizer, sha256_bytes
+
+        a = ctx.args
+        clock = time.monotonic()
+
+        def lap(name: str) -> None:  # phase wall times (ms) in the stats, for the benchmark
+            nonlocal clock
+            now = time.monotonic()
+            ctx.stats.counters[f"ms_{name}"] = int((now - clock) * 1000)
+            clock = now
+
+        bytes_in: dict[str, float] = {}
+        if not one_pass:
+            ctx.job_group("measure sources")
+            sizes = (
+                pool.groupBy("source", "bucket")
+                .agg(
+                    F.count("*").alias("n"),
+                    F.sum("nbytes").alias("b"),
+                    F.sum(F.col("nbytes") * F.col("w")).alias("wb"),
+                )
+                .collect()
+            )
+            bytes_in = self._sizes(ctx, spec, sizes, selections)
+            lap("measure")
+        tpb: dict[str, float] | None = None
+        if skip_sample:
+            tok_json = _given_tokenizer(spec, spec_file)
+            rates = dict(free)
+        else:
+            tok_json, tpb = self._tokenizer(
+                ctx, spec, spec_file, pool.where(F.col("w") > 0), bytes_in
+            )
+            lap("tokenizer")
+            the_plan = plan(spec, {k: bytes_in[k] * tpb[k] for k in bytes_in})
+            rates = {k: p.rate for k, p in the_plan.items()}
         tok_sha = sha256_bytes(tok_json)
         info = TokenizerInfo.of(load_tokenizer(tok_json), spec.tokenizer.eod_token)
 
-        natural = {k: bytes_in[k] * tpb[k] for k in bytes_in}
-        the_plan = plan(spec, natural)
-        rates = {k: p.rate for k, p in the_plan.items()}
-        expected_bytes = sum(bytes_in[k] * rates[k] for k in bytes_in)
-        n_shards = spec.shards.count or max(
-            1, math.ceil(expected_bytes / spec.shards.max_text_bytes)
-        )
+        if spec.shards.count:
+            n_shards = spec.shards.count
+        else:
+            expected_bytes = sum(bytes_in[k] * rates[k] for k in bytes_in)
+            n_shards = max(1, math.ceil(expected_bytes / spec.shards.max_text_bytes))
 
         rate = _by_source(rates) * F.col("w")  # the source's rate x the bucket's weight
         u = _uniform([F.lit(spec.seed), F.col("source"), F.col("doc_id")])
@@ -560,6 +679,7 @@ class MixStage(Stage):
                 "copy",
                 "language",
                 "bucket",
+                "license",
                 "text",
                 "nbytes",
             )
@@ -578,18 +698,33 @@ class MixStage(Stage):
             rows = ordered.mapInArrow(
                 lambda it: _write_shard(it, st, tok_json, tok_sha, eod, dtype),
                 "shard int, bin_sha256 string, idx_sha256 string, shard_documents long, "
-                "shard_tokens long, source string, language string, bucket string, documents long, "
-                "tokens long, text_bytes long",
+                "shard_tokens long, source string, language string, bucket string, "
+                "license string, documents long, tokens long, text_bytes long",
             ).collect()
             lap("tokenize_write")
-            ctx.job_group("licenses of the chosen documents")
-            lic_rows = chosen.groupBy("source", "license").agg(F.sum("copies").alias("n")).collect()
+            if one_pass:  # every document taken once: what was written is what there was
+                bytes_in = self._sizes(
+                    ctx, spec,
+                    [{"source": r["source"], "bucket": r["bucket"], "n": r["documents"],
+                      "b": r["text_bytes"], "wb": r["text_bytes"]} for r in rows],
+                    selections,
+                )  # fmt: skip
+            if tpb is None:
+                tpb = _measured_tpb(spec, rows)
+                the_plan = plan(spec, {k: bytes_in[k] * tpb[k] for k in bytes_in})
+                moved = {
+                    k: (p.rate, rates[k])
+                    for k, p in the_plan.items()
+                    if p.natural > 0 and abs(p.rate - rates[k]) > 1e-9
+                }
+                if moved:  # size_free_rates promised rates the plan does not give
+                    raise FatalError(f"mixture {spec.name}: sampling rates {moved} depend on sizes")
             facts = self._facts(ctx, spec)
             facts["licenses"] = {}
-            for r in lic_rows:
-                facts["licenses"].setdefault(r["source"], {})[r["license"] or "unknown"] = int(
-                    r["n"]
-                )
+            for r in rows:
+                lic = facts["licenses"].setdefault(r["source"], {})
+                k = r["license"] or "unknown"
+                lic[k] = lic.get(k, 0) + int(r["documents"])
             result = self._publish(
                 ctx, spec, spec_file, repo, staging, rows, versions, the_plan, tpb, n_shards,
                 tok_json, tok_sha, info, facts, selections,
@@ -597,15 +732,7 @@ class MixStage(Stage):
             lap("publish")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        line = json.dumps(result, sort_keys=True)
-        print(RESULT_PREFIX + line, flush=True)
-        if a.result_out:
-            Path(a.result_out).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.result_out).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-        log.info("mixture %s: %s", result["tag"], result["status"])
-        ctx.stats.tables[f"mixtures/{spec.name}"] = result["version"]
-        ctx.stats.counters["version"] = result["version"]
-        ctx.stats.counters["new_version"] = int(result["status"] == "created")
+        return result
 
     def _facts(self, ctx: StageContext, spec) -> dict[str, Any]:
         """Curation and dedup rates measured in the lake, for the dataset card."""
@@ -620,7 +747,9 @@ class MixStage(Stage):
                 ("dedup", f"silver/{kind}_dedup", "dedup_reason"),
             ):
                 uri = ctx.table(table)
-                if not delta.exists(uri):
+                # the schema from the Delta log (delta-rs): no Spark snapshot of a table
+                # without the column; Spark's too (it drops a column of type null)
+                if not delta.exists(uri) or col not in delta.schema_of(uri).names:
                     continue
                 df, _ = read_delta(ctx.spark, uri)
                 if col not in df.columns:
