@@ -62,6 +62,17 @@ class StageContext:
     def table(self, name: str) -> str:
         return delta.table_uri(self.lake, name)
 
+    def already_committed(self, uri: str, app_id: str, name: str | None = None) -> bool:
+        """True (and the stage's status "skipped") when this run's commit to `uri` is already
+        there (a retried task: Delta's app transaction id `app_id`); with `name`, the stats
+        record that table's current version as the one this run wrote."""
+        if delta.committed(uri, app_id) is None:
+            return False
+        self.stats.status = "skipped"
+        if name is not None:
+            self.stats.tables[name] = delta.current_version(uri)
+        return True
+
     def job_group(self, description: str) -> None:
         """Name the Spark jobs that follow (shown in the Spark UI and logs). On Spark Connect
         (no SparkContext) the jobs carry the stage's tag and this step's, in the same UI."""

@@ -484,8 +484,7 @@ class CurateStage(Stage):
             raise ConfigError("--redecide and --rescore exclude each other")
         bronze, attrs, kept = (ctx.table(t) for t in TABLES[ctx.args.source])
         app_id = self.app_id(ctx)
-        if delta.committed(kept, app_id) is not None:
-            ctx.stats.status = "skipped"
+        if ctx.already_committed(kept, app_id):
             return
         if ctx.args.redecide:
             self._redecide(ctx, bronze, attrs, kept, app_id)

@@ -136,8 +136,7 @@ class DedupStage(Stage):
 
         inp, gold, attrs, index = (ctx.table(t) for t in TABLES[ctx.args.source])
         app_id = self.app_id(ctx)
-        if delta.committed(attrs, app_id) is not None:
-            ctx.stats.status = "skipped"
+        if ctx.already_committed(attrs, app_id):
             return
         cfg = ctx.params.dedup
         rebuild = ctx.args.rebuild or not delta.exists(attrs)

@@ -197,9 +197,7 @@ class IngestCCStage(Stage):
         bronze = ctx.table(delta.BRONZE_WEB)
         app_id = self.app_id(ctx)
         ctx.stats.counters["slice_index"], ctx.stats.counters["slice_count"] = index, count
-        if delta.committed(bronze, app_id) is not None:
-            ctx.stats.status = "skipped"
-            ctx.stats.tables[delta.BRONZE_WEB] = delta.current_version(bronze)
+        if ctx.already_committed(bronze, app_id, delta.BRONZE_WEB):
             return
         src_opts = source_options(cfg)
         listing_fmt = "wet" if fmt == "auto" else fmt

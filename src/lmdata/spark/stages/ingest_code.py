@@ -109,8 +109,7 @@ class IngestCodeStage(Stage):
         cfg = ctx.params.ingest_code
         bronze, quarantine = ctx.table(BRONZE_CODE), ctx.table(delta.QUARANTINE)
         app_id = self.app_id(ctx)
-        if delta.committed(bronze, app_id) is not None:
-            ctx.stats.status = "skipped"
+        if ctx.already_committed(bronze, app_id):
             return
         opts = CodeIngestOptions(
             run_id=ctx.run_id,

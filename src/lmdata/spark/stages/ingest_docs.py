@@ -15,7 +15,6 @@ import argparse
 
 from lmdata.document import WEB_DOCUMENT_SCHEMA
 from lmdata.errors import ConfigError, FatalError
-from lmdata.lake import delta
 from lmdata.spark.job import Stage, StageContext
 from lmdata.spark.stages.ingest_cc import (
     _OUT_SCHEMA,
@@ -114,9 +113,7 @@ class IngestDocsStage(Stage):
         bronze = ctx.table(cfg.table)
         app_id = self.app_id(ctx)
         ctx.stats.counters["slice_index"], ctx.stats.counters["slice_count"] = index, count
-        if delta.committed(bronze, app_id) is not None:
-            ctx.stats.status = "skipped"
-            ctx.stats.tables[cfg.table] = delta.current_version(bronze)
+        if ctx.already_committed(bronze, app_id, cfg.table):
             return
         src_opts = source_options(cfg)
         files = list_inputs(cfg.inputs, src_opts)
