@@ -244,6 +244,37 @@ class DataRepo:
         self.push(name)
         return {"tag": tag, "rev": self.rev(tag)}
 
+    def track_dir(self, rel: str, tag: str, facts: dict[str, Any], what: str) -> dict[str, Any]:
+        """DVC-track the directory `rel` (relative to the root) as one unit, commit its pointer,
+        tag it `tag` (message: `facts` as JSON), push its data. Call under lock(). For artefacts
+        other than mixtures (trained quality models: `lmdata quality-model train --track`);
+        `restore_dir` brings a tagged one back."""
+        if self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}", check=False).returncode == 0:
+            raise FatalError(f"{tag} is already tagged in {self.root}: not overwritten")
+        path = str(self.root / rel)
+        self.dvc(lambda repo: repo.add([path]))
+        parent = Path(rel).parent
+        self.git("add", f"{rel}.dvc", str(parent / ".gitignore"))
+        self.git("commit", "-q", "-m", f"{what} {tag}")
+        self.git("tag", "-a", tag, "-m", json.dumps(facts, sort_keys=True))
+        self.dvc(lambda repo: repo.push(targets=[f"{path}.dvc"], remote=REMOTE_NAME))
+        return {"tag": tag, "rev": self.rev(tag), "repo": str(self.root)}
+
+    def restore_dir(self, rel: str, tag: str) -> dict[str, Any]:
+        """The files of `rel` as tagged `tag`, from the local DVC cache or else the remote."""
+        if self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}", check=False).returncode:
+            raise FatalError(f"no version {tag} in {self.root}")
+        self.git("checkout", "-q", tag, "--", f"{rel}.dvc")
+        target = [str(self.root / f"{rel}.dvc")]
+        try:
+            self.dvc(lambda repo: repo.checkout(targets=target, force=True))
+            pulled = False
+        except FatalError as e:
+            log.info("dvc checkout incomplete (%s); pulling from the remote", e)
+            self.dvc(lambda repo: repo.pull(targets=target, remote=REMOTE_NAME, force=True))
+            pulled = True
+        return {"tag": tag, "rev": self.rev(tag), "pulled": pulled, "path": str(self.root / rel)}
+
     def push(self, name: str) -> None:
         self.dvc(lambda repo: repo.push(targets=self._paths(name, ".dvc"), remote=REMOTE_NAME))
 

@@ -2,13 +2,19 @@
 
     lmdata quality-model train --input labelled.jsonl [--text-field text] [--label-field label]
         [--positive VALUE | --positive-min X] [--kind fasttext|linear|embedding] [--out DIR]
-        [--seed 0] [--test-fraction 0.2] [--param key=value ...]
+        [--seed 0] [--test-fraction 0.2] [--param key=value ...] [--track [--remote URL]]
         -> DIR/v<N>/{model.bin|model.npz|head.npz, card.json, CARD.md}; prints the card as JSON
     lmdata quality-model info MODEL        kind, labels, sha256, model id (checks the file)
     lmdata quality-model score MODEL [FILE.jsonl]   one score per line (stdin by default)
+    lmdata quality-model checkout NAME@vN [--repo DIR]   restore a tracked version's files
 
 ``--input`` is a JSONL file or a Delta table directory. The output directory is versioned: a new
-``v<N>`` each run (track it with DVC like a mixture: ``dvc add DIR/v<N>``).
+``v<N>`` each run. ``--track`` versions it like a mixture: DIR's parent is a git + DVC repository
+(:class:`lmdata.mixture.dvc.DataRepo`, created on first use), ``DIR/v<N>`` is DVC-tracked as one
+unit, its pointer committed and tagged ``<basename of DIR>@v<N>`` (the tag message: kind, sha256,
+held-out metrics) and its data pushed to the DVC remote (``--remote``, else
+``$LMDATA_DVC_REMOTE``, else ``var/dvc-remote``), so a worker elsewhere gets the exact model with
+``lmdata quality-model checkout web@v3 --repo var/quality_models``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import sys
 from lmdata.quality_model.kinds import KINDS
 
 DEFAULT_OUT = "var/quality_models/web"
+DEFAULT_REPO = "var/quality_models"
 
 
 def _param(s: str) -> tuple[str, object]:
@@ -49,6 +56,8 @@ def cli(argv: list[str]) -> int:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--test-fraction", type=float, default=0.2)
     tr.add_argument("--param", type=_param, action="append", default=[], help="trainer key=value")
+    tr.add_argument("--track", action="store_true", help="git + DVC: commit, tag and push v<N>")
+    tr.add_argument("--remote", default=None, help="DVC remote of --track (a path or s3://...)")
     info = sub.add_parser("info", help="load and check a model; print its facts")
     info.add_argument("model")
     info.add_argument("--kind", default=None)
@@ -57,6 +66,9 @@ def cli(argv: list[str]) -> int:
     sc.add_argument("model")
     sc.add_argument("input", nargs="?", default="-")
     sc.add_argument("--text-field", default="text")
+    co = sub.add_parser("checkout", help="restore the files of a tracked version (NAME@vN)")
+    co.add_argument("ref")
+    co.add_argument("--repo", default=DEFAULT_REPO, help=f"default {DEFAULT_REPO}")
     a = p.parse_args(argv)
     try:
         if a.cmd == "train":
@@ -75,6 +87,8 @@ def cli(argv: list[str]) -> int:
             }
             print(json.dumps(facts, indent=2))
             return 0
+        if a.cmd == "checkout":
+            return _checkout(a)
         return _score(a)
     except LmdataError as e:
         print(f"lmdata quality-model {a.cmd}: {e}", file=sys.stderr)
@@ -98,6 +112,13 @@ def _train(a: argparse.Namespace) -> int:
         "input_sha256": file_sha256(src) if src.is_file() else None,
         "bytes": sum(len(t.encode("utf-8")) for t in texts),
     }
+    out = Path(a.out).resolve()
+    repo = None
+    if a.track:
+        from lmdata.mixture.dvc import DataRepo, parse_ref, tag_name
+
+        parse_ref(tag_name(out.name, 1))  # the directory name must make a valid tag
+        repo = DataRepo(out.parent, a.remote)
     res = train(
         texts,
         labels,
@@ -108,7 +129,28 @@ def _train(a: argparse.Namespace) -> int:
         params=dict(a.param),
         data=data,
     )
-    print(json.dumps({"model": str(res.model_path), **res.card}, indent=2))
+    result = {"model": str(res.model_path), **res.card}
+    if repo is not None:
+        vdir = res.model_path.parent
+        facts = {k: res.card[k] for k in ("kind", "sha256", "model_id", "created")}
+        facts["heldout_roc_auc"] = (res.card.get("heldout_metrics") or {}).get("roc_auc")
+        with repo.lock():
+            repo.ensure()
+            result["tracked"] = repo.track_dir(
+                f"{out.name}/{vdir.name}", tag_name(out.name, int(vdir.name[1:])), facts, "model"
+            )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _checkout(a: argparse.Namespace) -> int:
+    from lmdata.mixture.dvc import DataRepo, parse_ref, tag_name
+
+    name, version = parse_ref(a.ref)
+    repo = DataRepo(a.repo)
+    with repo.lock():
+        res = repo.restore_dir(f"{name}/v{version}", tag_name(name, version))
+    print(json.dumps(res, indent=2))
     return 0
 
 

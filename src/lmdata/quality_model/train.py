@@ -343,7 +343,8 @@ def evaluate(labels: Sequence[int], probs: Sequence[float]) -> dict[str, Any]:
 def next_version_dir(out: str | os.PathLike) -> Path:
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    versions = [int(m.group(1)) for c in root.iterdir() if (m := _VERSION_RE.match(c.name))]
+    names = (c.name.removesuffix(".dvc") for c in root.iterdir())  # v<N>.dvc: a tracked version
+    versions = [int(m.group(1)) for n in names if (m := _VERSION_RE.match(n))]
     d = root / f"v{max(versions, default=0) + 1}"
     d.mkdir()
     return d

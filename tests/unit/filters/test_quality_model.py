@@ -209,3 +209,38 @@ def test_cli_train_and_info(tmp_path, capsys):
     assert cli(["score", card["model"], str(FIXTURE)]) == 0
     scores = [float(x) for x in capsys.readouterr().out.split()]
     assert len(scores) == 40 and all(0 <= x <= 1 for x in scores)
+
+
+def test_cli_train_track_versions_the_model_with_git_and_dvc(tmp_path, capsys):
+    """--track: v<N> DVC-tracked, its pointer committed and tagged, its data pushed; a clone
+    without the data checks the exact file out from the remote; the next version is v2."""
+    import subprocess
+
+    from lmdata.mixture.dvc import DataRepo
+
+    repo_dir, remote = tmp_path / "models", tmp_path / "remote"
+    args = ["train", "--input", str(FIXTURE), "--kind", "linear", "--out", str(repo_dir / "web")]
+    assert cli([*args, "--track", "--remote", str(remote)]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["tracked"]["tag"] == "web@v1" and card["version"] == "v1"
+    repo = DataRepo(repo_dir)
+    assert "web/v1.dvc" in repo.git("ls-files").stdout.split()
+    assert not any(f.startswith("web/v1/") for f in repo.git("ls-files").stdout.split())
+    facts = repo.versions("web")[0]
+    assert facts["sha256"] == card["sha256"] and facts["kind"] == "linear"
+    assert any(remote.rglob("*")), "dvc push wrote nothing to the remote"
+
+    # elsewhere: a clone of the repository (pointers only) and the shared remote
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo_dir), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "fetch", "-q", "--tags"], check=True)
+    assert cli(["checkout", "web@v1", "--repo", str(clone)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["pulled"] is True
+    model = clone / "web" / "v1" / card["model_file"]
+    assert file_sha256(model) == card["sha256"]
+    # the next training in the clone (v1 checked out or only its pointer) is v2, tagged anew
+    shutil.rmtree(clone / "web" / "v1")
+    assert cli([*args[:-1], str(clone / "web"), "--track"]) == 0
+    assert json.loads(capsys.readouterr().out)["tracked"]["tag"] == "web@v2"
+    assert cli(["checkout", "web@v9", "--repo", str(clone)]) == 2
