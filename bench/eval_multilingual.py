@@ -48,14 +48,14 @@ from pathlib import Path
 
 from bench import _measure as M
 from bench import multilingual_corpus as mc
+from bench.eval_langid_toxicity import NOT_IN_LID176
 from lmdata.filters.langid import CASCADE_LANGUAGES
 
 SECTION = "Multilingual curation (make eval)"
 FW2 = mc.DEFAULT_DATA / "fineweb2-language-configs"
 GOAL_CLEAN, GOAL_SPAM = 0.85, 0.90
-#: Lingua languages lid.176 has no label for (the datatrove comparison leaves them out: its
-#: FineWeb-2 route is by lid.176's label)
-NOT_IN_LID176 = ("lg", "mi", "sn", "st", "tn", "ts", "xh", "zu")
+#: NOT_IN_LID176 (imported above): Lingua languages lid.176 has no label for (the datatrove
+#: comparison leaves them out: its FineWeb-2 route is by lid.176's label)
 #: ... and those no label of the default language-ID filter (lid_cascade_v1) stands for
 NOT_A_LABEL = tuple(lg for lg in NOT_IN_LID176 if lg not in CASCADE_LANGUAGES)
 LID_LABEL = {"nb": "no"}  # Lingua code -> lid.176 label, where they differ
