@@ -239,8 +239,7 @@ class DataRepo:
         targets = [f"{name}/{t}" for t in DVC_TARGETS]
         self.git("add", *[f"{t}.dvc" for t in targets], f"{name}/.gitignore", f"{name}/{CARD}")
         tag = tag_name(name, version)
-        self.git("commit", "-q", "--allow-empty", "-m", f"mixture {tag}")
-        self.git("tag", "-a", tag, "-m", json.dumps(facts, sort_keys=True))
+        self._commit_and_tag(f"mixture {tag}", tag, facts)
         self.push(name)
         return {"tag": tag, "rev": self.rev(tag)}
 
@@ -249,31 +248,44 @@ class DataRepo:
         tag it `tag` (message: `facts` as JSON), push its data. Call under lock(). For artefacts
         other than mixtures (trained quality models: `lmdata quality-model train --track`);
         `restore_dir` brings a tagged one back."""
-        if self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}", check=False).returncode == 0:
+        if self._has_tag(tag):
             raise FatalError(f"{tag} is already tagged in {self.root}: not overwritten")
         path = str(self.root / rel)
         self.dvc(lambda repo: repo.add([path]))
-        parent = Path(rel).parent
-        self.git("add", f"{rel}.dvc", str(parent / ".gitignore"))
-        self.git("commit", "-q", "-m", f"{what} {tag}")
-        self.git("tag", "-a", tag, "-m", json.dumps(facts, sort_keys=True))
+        self.git("add", f"{rel}.dvc", str(Path(rel).parent / ".gitignore"))
+        self._commit_and_tag(f"{what} {tag}", tag, facts)
         self.dvc(lambda repo: repo.push(targets=[f"{path}.dvc"], remote=REMOTE_NAME))
         return {"tag": tag, "rev": self.rev(tag), "repo": str(self.root)}
 
     def restore_dir(self, rel: str, tag: str) -> dict[str, Any]:
         """The files of `rel` as tagged `tag`, from the local DVC cache or else the remote."""
-        if self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}", check=False).returncode:
+        if not self._has_tag(tag):
             raise FatalError(f"no version {tag} in {self.root}")
         self.git("checkout", "-q", tag, "--", f"{rel}.dvc")
-        target = [str(self.root / f"{rel}.dvc")]
-        try:
-            self.dvc(lambda repo: repo.checkout(targets=target, force=True))
-            pulled = False
-        except FatalError as e:
-            log.info("dvc checkout incomplete (%s); pulling from the remote", e)
-            self.dvc(lambda repo: repo.pull(targets=target, remote=REMOTE_NAME, force=True))
-            pulled = True
+        pulled = self._checkout_data([str(self.root / f"{rel}.dvc")])
         return {"tag": tag, "rev": self.rev(tag), "pulled": pulled, "path": str(self.root / rel)}
+
+    def _has_tag(self, tag: str) -> bool:
+        return (
+            self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}", check=False).returncode == 0
+        )
+
+    def _commit_and_tag(self, message: str, tag: str, facts: dict[str, Any]) -> None:
+        """Commit what is staged (a version with nothing new still gets its commit) and tag it
+        annotated, its message the version's facts as JSON (read back by versions())."""
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        self.git("tag", "-a", tag, "-m", json.dumps(facts, sort_keys=True))
+
+    def _checkout_data(self, targets: list[str]) -> bool:
+        """The data of these .dvc pointers in the working tree, from the local cache or else the
+        remote; True when it had to be pulled."""
+        try:
+            self.dvc(lambda repo: repo.checkout(targets=targets, force=True))
+            return False
+        except FatalError as e:  # not in the local cache: fetch from the remote
+            log.info("dvc checkout incomplete (%s); pulling from the remote", e)
+            self.dvc(lambda repo: repo.pull(targets=targets, remote=REMOTE_NAME, force=True))
+            return True
 
     def push(self, name: str) -> None:
         self.dvc(lambda repo: repo.push(targets=self._paths(name, ".dvc"), remote=REMOTE_NAME))
@@ -284,16 +296,9 @@ class DataRepo:
     def checkout(self, name: str, version: int) -> dict[str, Any]:
         """Restore the files of `<name>@v<version>` in the working tree (call under lock())."""
         tag = tag_name(name, version)
-        if self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}", check=False).returncode:
+        if not self._has_tag(tag):
             known = ", ".join(r["tag"] for r in self.versions(name)) or "none"
             raise FatalError(f"no mixture version {tag} in {self.root} (versions: {known})")
         self.git("checkout", "-q", tag, "--", name)
-        targets = self._paths(name, ".dvc")
-        pulled = False
-        try:
-            self.dvc(lambda repo: repo.checkout(targets=targets, force=True))
-        except FatalError as e:  # not in the local cache: fetch from the remote
-            log.info("dvc checkout incomplete (%s); pulling from the remote", e)
-            self.dvc(lambda repo: repo.pull(targets=targets, remote=REMOTE_NAME, force=True))
-            pulled = True
+        pulled = self._checkout_data(self._paths(name, ".dvc"))
         return {"tag": tag, "rev": self.rev(tag), "pulled": pulled, "path": str(self.root / name)}
