@@ -202,6 +202,28 @@ def _fasttext_version() -> str:
     return exe
 
 
+def _save_head(out: Path, fmt: str, params_json, clf, probe, want, *, atol: float, what: str,
+               **arrays) -> None:  # fmt: skip
+    """Save a scikit-learn logistic regression as plain arrays (``out``, an .npz: format,
+    params, coef, intercept, classes + ``arrays``), then check that the saved model, loaded as
+    the filter loads it, gives scikit-learn's probabilities ``want`` on ``probe``."""
+    import numpy as np
+
+    with open(out, "wb") as f:
+        np.savez_compressed(
+            f,
+            format=np.array(fmt),
+            params=np.array(json.dumps(params_json)),
+            **arrays,
+            coef=clf.coef_.ravel().astype(np.float64),
+            intercept=clf.intercept_.astype(np.float64),
+            classes=np.array([str(c) for c in clf.classes_]),
+        )
+    got = load_model(out).probs(probe)
+    if not np.allclose(want, got, rtol=0, atol=atol):  # pragma: no cover - a library change
+        raise ConfigError(f"{what}: the saved arrays do not reproduce scikit-learn's output")
+
+
 def fit_linear(
     texts: Sequence[str],
     labels: Sequence[int],
@@ -230,21 +252,18 @@ def fit_linear(
     clf = LogisticRegression(C=float(p["C"]), max_iter=5000, random_state=seed)
     clf.fit(x, list(labels))
     params_json = {k: p[k] for k in ("n_features", "ngram_range", "lowercase")}
-    with open(out, "wb") as f:
-        np.savez_compressed(
-            f,
-            format=np.array(LINEAR_FORMAT),
-            params=np.array(json.dumps(params_json)),
-            idf=tfidf.idf_.astype(np.float64),
-            coef=clf.coef_.ravel().astype(np.float64),
-            intercept=clf.intercept_.astype(np.float64),
-            classes=np.array([str(c) for c in clf.classes_]),
-        )
     probe = list(texts[:20])
-    want = clf.predict_proba(tfidf.transform(vec.transform(probe)))[:, 1]
-    got = load_model(out).probs(probe)
-    if not np.allclose(want, got, rtol=0, atol=1e-9):  # pragma: no cover - a scikit-learn change
-        raise ConfigError("linear model: the saved arrays do not reproduce scikit-learn's output")
+    _save_head(
+        out,
+        LINEAR_FORMAT,
+        params_json,
+        clf,
+        probe,
+        clf.predict_proba(tfidf.transform(vec.transform(probe)))[:, 1],
+        atol=1e-9,
+        what="linear model",
+        idf=tfidf.idf_.astype(np.float64),
+    )
     return {"trainer": f"scikit-learn {sklearn.__version__}", "params": p}
 
 
@@ -279,20 +298,9 @@ def fit_embedding(
         "max_tokens": embed.MAX_TOKENS,
         "pooling": "mean, L2-normalised",
     }
-    with open(out, "wb") as f:
-        np.savez_compressed(
-            f,
-            format=np.array(EMBEDDING_FORMAT),
-            params=np.array(json.dumps(meta)),
-            coef=clf.coef_.ravel().astype(np.float64),
-            intercept=clf.intercept_.astype(np.float64),
-            classes=np.array([str(c) for c in clf.classes_]),
-        )
     probe = list(texts[:20])
     want = clf.predict_proba(x[: len(probe)])[:, 1]
-    got = load_model(out).probs(probe)
-    if not np.allclose(want, got, rtol=0, atol=1e-6):  # pragma: no cover - a library change
-        raise ConfigError("embedding head: the saved arrays do not reproduce scikit-learn's output")
+    _save_head(out, EMBEDDING_FORMAT, meta, clf, probe, want, atol=1e-6, what="embedding head")
     return {
         "trainer": f"scikit-learn {sklearn.__version__} on {embed.ENCODER} embeddings "
         f"({embed.PACKAGE} {embed.PACKAGE_VERSION}, {encoder.device})",
