@@ -8,7 +8,11 @@
 It sets AIRFLOW_HOME, the DAGs folder and the `lmdata_spark` connection (local[*]) in the
 environment, migrates the metadata DB, creates the `spark` and `dvc` pools, and runs
 `airflow dags test <dag>` for each DAG in order (a real DAG run: task instances, XCom, asset
-events, the SparkSubmitOperator launching spark-submit). `dags test` does not trigger the
+events, the stage operators running each stage on the warm Spark). The chain runs the `dags test`
+command in one child process (the Airflow CLI's own parser and command function, called once per
+DAG), not one `airflow` process per DAG: each of those paid ~6 s of Airflow import and ~6 s of
+building the in-process execution API again (cached per process), half of `make run`'s Airflow
+overhead. `dags test` does not trigger the
 asset-scheduled DAGs, so after each run the runner reads the asset events that run produced from
 the metadata DB and passes their `extra` to the next DAGs as conf `{"asset_events": {...}}` -
 what `triggering_asset_events` holds when the scheduler triggers them.
@@ -143,13 +147,38 @@ def last_asset_events(env: dict[str, str], names: list[str]) -> dict[str, list[d
     return out
 
 
+def airflow_here(*args: str) -> int:
+    """`airflow ARGS` in this process, whose environment must be the Airflow one (`airflow_env`)
+    from before Airflow was imported: the CLI's own parser and command function, as
+    `airflow/__main__.py` calls them, without a new interpreter each time. Returns the exit code."""
+    from airflow.cli import cli_parser
+    from airflow.configuration import write_default_airflow_configuration_if_needed
+
+    write_default_airflow_configuration_if_needed()
+    ns = cli_parser.get_parser().parse_args(list(args))
+    try:
+        ns.func(ns)
+    except SystemExit as e:  # `dags test` exits with "DagRun failed" when the run fails
+        if e.code not in (None, 0):
+            print(e.code if isinstance(e.code, str) else f"exit {e.code}", file=sys.stderr)
+            return e.code if isinstance(e.code, int) else 1
+    except Exception:  # one DAG's crash is reported like a failed `airflow` process
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    return 0
+
+
 def run_dag(
     dag_id: str,
     conf: dict | None = None,
     logical_date: str | None = None,
     env: dict[str, str] | None = None,
+    in_process: bool = False,
 ) -> tuple[int, dict[str, list[dict]]]:
-    """`airflow dags test DAG`; returns (exit code, the asset events that run produced)."""
+    """`airflow dags test DAG` (a new `airflow` process, or `airflow_here` with `in_process`);
+    returns (exit code, the asset events that run produced)."""
     env = env or airflow_env()
     t0 = time.monotonic()
     before = last_asset_event_id(env)
@@ -159,12 +188,16 @@ def run_dag(
     if conf:
         args += ["--conf", json.dumps(conf)]
     print(f"\n=== airflow {' '.join(args)}", flush=True)
-    proc = _airflow(env, *args, check=False)
+    if in_process:
+        code = airflow_here(*args)
+    else:
+        code = _airflow(env, *args, check=False).returncode
+    sys.stdout.flush()
     events = asset_events_since(env, before)
-    print(f"=== airflow dags test {dag_id}: exit {proc.returncode} in {time.monotonic() - t0:.0f}s")
+    print(f"=== airflow dags test {dag_id}: exit {code} in {time.monotonic() - t0:.0f}s")
     for name, extras in events.items():
         print(f"    asset event {name}: {json.dumps(extras[-1], sort_keys=True)}")
-    return proc.returncode, events
+    return code, events
 
 
 def default_conf(dag_id: str) -> dict | None:
@@ -174,18 +207,29 @@ def default_conf(dag_id: str) -> dict | None:
 
 
 @contextlib.contextmanager
-def warm_spark(env: dict[str, str]):
+def warm_spark(env: dict[str, str], meanwhile=None):
     """Point the stage tasks at a warm Spark Connect server (lmdata.spark.connect) while the
     block runs: the one LMDATA_SPARK_REMOTE names, else one started now for this Airflow home
-    and stopped afterwards. LMDATA_WARM_SPARK=0 keeps spark-submit per stage."""
+    and stopped afterwards. LMDATA_WARM_SPARK=0 keeps spark-submit per stage. `meanwhile()`
+    (e.g. the metadata DB migration) runs while the server starts (its JVM takes ~10-15 s)."""
     from lmdata.spark import connect
 
     if env.get(connect.ENV_REMOTE) or env.get("LMDATA_WARM_SPARK", "1") == "0":
+        if meanwhile:
+            meanwhile()
         yield
         return
+    from concurrent.futures import ThreadPoolExecutor
+
     t0 = time.monotonic()
     state = connect.state_dir(env["AIRFLOW_HOME"])
-    url = connect.start(state, env=env)
+    with ThreadPoolExecutor(1) as pool:
+        server = pool.submit(connect.start, state, env=dict(env))
+        try:
+            if meanwhile:
+                meanwhile()
+        finally:
+            url = server.result()  # raises if the server did not start
     env[connect.ENV_REMOTE] = url
     print(f"=== warm Spark (Spark Connect) at {url} in {time.monotonic() - t0:.0f}s", flush=True)
     try:
@@ -195,15 +239,31 @@ def warm_spark(env: dict[str, str]):
 
 
 def run_chain(dag_ids: list[str], conf: dict | None = None) -> int:
-    """Run DAGs in order with `dags test`, passing each producer's asset events along."""
+    """Run DAGs in order with `dags test`, passing each producer's asset events along: the
+    metadata DB migrated while the warm Spark starts, then the chain in one child process with
+    the Airflow environment (`airflow_here` per DAG)."""
     env = airflow_env()
     t0 = time.monotonic()
-    migrate(env)
-    with warm_spark(env):
-        return _run_chain(env, dag_ids, conf, t0)
+    with warm_spark(env, meanwhile=lambda: migrate(env)):
+        env["LMDATA_CHAIN_T0"] = str(time.time() - (time.monotonic() - t0))
+        cmd = [sys.executable, "-m", "lmdata.workflow.local", "_chain", ",".join(dag_ids)]
+        return subprocess.run(cmd + ([json.dumps(conf)] if conf else []), env=env).returncode
 
 
-def _run_chain(env: dict[str, str], dag_ids: list[str], conf: dict | None, t0: float) -> int:
+def _chain_here(dag_ids: list[str], conf: dict | None) -> int:
+    """The child of `run_chain`: its environment is the Airflow one."""
+    started = float(os.environ.get("LMDATA_CHAIN_T0", time.time()))
+    t0 = time.monotonic() - (time.time() - started)  # the summary counts from the parent's start
+    return _run_chain(dict(os.environ), dag_ids, conf, t0, in_process=True)
+
+
+def _run_chain(
+    env: dict[str, str],
+    dag_ids: list[str],
+    conf: dict | None,
+    t0: float,
+    in_process: bool = False,
+) -> int:
     events: dict[str, list[dict]] = {}
     results = []
     for dag_id in dag_ids:
@@ -213,7 +273,7 @@ def _run_chain(env: dict[str, str], dag_ids: list[str], conf: dict | None, t0: f
         consumed.update({a: events[a] for a in wanted if a in events})
         if consumed:
             run_conf["asset_events"] = consumed
-        code, produced = run_dag(dag_id, run_conf or None, env=env)
+        code, produced = run_dag(dag_id, run_conf or None, env=env, in_process=in_process)
         results.append((dag_id, code, produced))
         for name, extras in produced.items():
             events[name] = extras
@@ -270,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "standalone":  # the Airflow UI on :8080 with our DAGs and connection
         return standalone()
+    if argv and argv[0] == "_chain":  # run_chain's child (the Airflow environment is set)
+        return _chain_here(argv[1].split(","), json.loads(argv[2]) if len(argv) > 2 else None)
     if not argv or argv[0] not in ("run", "env"):
         print(__doc__)
         return 2
