@@ -134,11 +134,14 @@ def serve(
     server is re-parented, so the parent pid changes; no pid is compared, so no pid reuse)."""
     parent = os.getppid()
     from lmdata.config import load_params
+    from lmdata.spark import worker_daemon
     from lmdata.spark.session import get_spark
 
     os.environ.pop(ENV_REMOTE, None)  # the server itself is a classic driver
     cfg = load_params(None, []).spark
     cfg.conf.setdefault("spark.plugins", PLUGIN)
+    # its Python workers fork from a daemon that has the filters' heavy imports done (once)
+    cfg.conf.setdefault("spark.python.daemon.module", worker_daemon.MODULE)
     cfg.conf["spark.connect.grpc.binding.address"] = host
     cfg.conf["spark.connect.grpc.binding.port"] = str(port)
     t0 = time.monotonic()

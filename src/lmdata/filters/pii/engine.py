@@ -41,6 +41,8 @@ _ENGINES: dict[tuple[str, ...], _FastEngine] = {}
 def _presidio():
     """Import presidio_analyzer offline-safely (tldextract must not fetch its suffix list)."""
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    # pattern recognizers only (no NLP model): Presidio's device probe (CUDA) is never needed
+    os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
     import presidio_analyzer
 
     return presidio_analyzer
