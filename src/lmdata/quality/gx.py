@@ -43,6 +43,23 @@ def quiet() -> None:
     logging.getLogger("great_expectations.expectations.registry").setLevel(logging.ERROR)
 
 
+def prefetch() -> None:
+    """Import great_expectations in a background thread (~4 s of CPU, once per process) while
+    the caller waits on Spark for the table's metrics; `open_context` then finds it imported
+    (Python's import lock makes it wait for the thread if it is not done). An import error is
+    left for `open_context` to raise."""
+    import threading
+
+    def _import() -> None:
+        quiet()
+        try:
+            import great_expectations  # noqa: F401
+        except Exception:  # re-raised by the import in open_context
+            pass
+
+    threading.Thread(target=_import, name="gx-import", daemon=True).start()
+
+
 def metrics_checkpoint(suite: str) -> str:
     return f"{suite}__metrics"
 

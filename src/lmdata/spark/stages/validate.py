@@ -77,6 +77,7 @@ class ValidateStage(Stage):
         from lmdata.quality import gx
         from lmdata.quality.suites import expectation_parameters, reports_dir
 
+        gx.prefetch()  # overlaps GX's import with the Spark metrics below
         reports = reports_dir(ctx.lake, ctx.params.quality.reports_dir)
         params = expectation_parameters(ctx.params)
         if ctx.args.manifest:
