@@ -3,15 +3,19 @@
 Driver: read the crawl's path listing (S3 / HTTPS / local dir laid out like the bucket), pick the
 slice, and hand the file URIs to the executors. Executors stream each file (never via the
 driver) through lmdata.ingest.records.ingest_uri, which turns bytes into document rows and
-quarantine rows; nothing raises for bad input. The driver then replaces the slice's partition of
-bronze and of quarantine/rejected_inputs, each in one Delta transaction, idempotent by run.
+quarantine rows; nothing raises for bad input. One Spark job reads the files and writes the
+slice's partition of bronze (one Delta transaction, idempotent by run); each file's rejects and
+counters travel beside it in a small side file under <lake>/_staging, from which the driver then
+replaces the slice's partition of quarantine/rejected_inputs (a second transaction).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
+import uuid
 from collections import Counter
 
 import pyarrow as pa
@@ -29,51 +33,158 @@ _OUT_SCHEMA = pa.schema(
 )
 
 
+_DOC_SCHEMA = pa.schema([f.with_nullable(True) for f in WEB_DOCUMENT_SCHEMA])
+# Rows per output Arrow batch, and a bound on a batch's text (chars): big batches amortise the
+# per-batch cost of the Python -> JVM transfer; the text bound keeps a batch of huge documents
+# from growing without end.
+BATCH_ROWS = 4096
+BATCH_TEXT_CHARS = 32 << 20
+STAGING = "_staging"  # under the lake: per-run side outputs of the executors (deleted after use)
+
+
 def slice_label(index: int, count: int) -> str:
     return f"{index}-of-{count}"
 
 
-def _ingest_partition(batches, ingest_opts, source_opts):
-    """mapInArrow body: each input batch holds file URIs; yield Arrow batches of _OUT_SCHEMA."""
+class _Columns:
+    """Rows -> one list per column -> ``pa.RecordBatch`` (one ``pa.array`` per column instead of
+    a dict per row through ``RecordBatch.from_pylist``)."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.cols: dict[str, list] = {n: [] for n in schema.names}
+        self.rows = 0
+        self.chars = 0
+
+    def add(self, row: dict) -> None:
+        for n, col in self.cols.items():
+            col.append(row.get(n))
+        self.rows += 1
+        self.chars += len(row.get("text") or "")
+
+    def full(self) -> bool:
+        return self.rows >= BATCH_ROWS or self.chars >= BATCH_TEXT_CHARS
+
+    def take(self):
+        """The buffered rows as one batch (None when empty); the buffer starts over."""
+        if not self.rows:
+            return None
+        arrays = [pa.array(self.cols[f.name], type=f.type) for f in self.schema]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        self.__init__(self.schema)
+        return batch
+
+
+def _ingest_partition(batches, ingest_opts, source_opts, side_dir: str):
+    """mapInArrow body of ingest-cc: input batches hold file URIs; yields document batches of
+    _DOC_SCHEMA; each file's rejects and counters go to its side file under ``side_dir``."""
     from lmdata.ingest.records import ingest_uri
 
     def ingest(file: dict, counters: Counter):
         return ingest_uri(file["uri"], ingest_opts, source_opts, counters=counters)
 
-    yield from ingest_partition(batches, ingest)
+    yield from ingest_docs_partition(batches, ingest, side_dir)
+
+
+def ingest_docs_partition(batches, ingest, side_dir: str, schema: pa.Schema = _DOC_SCHEMA):
+    """One-pass mapInArrow body: each input row names a file; ``ingest(row, counters)`` yields
+    its ("doc", row) / ("reject", row) items. Yields only document batches of ``schema``; once a
+    file is read, its rejects and counters are written to ``side_dir`` (``write_side_output``),
+    so the side output needs no second pass over the documents."""
+    fs, root = _side_fs(side_dir)
+    buf = _Columns(schema)
+    for batch in batches:
+        for uri in batch.column("uri").to_pylist():
+            counters: Counter = Counter()
+            rejects = []
+            for kind, row in ingest({"uri": uri}, counters):
+                if kind == "doc":
+                    buf.add(row)
+                    if buf.full():
+                        yield buf.take()
+                else:
+                    rejects.append(row)
+            write_side_output(fs, root, uri, counters, rejects)
+    last = buf.take()
+    if last is not None:
+        yield last
+
+
+def _side_fs(side_dir: str):
+    from lmdata.lake.delta import _filesystem
+
+    return _filesystem(side_dir)
+
+
+def _side_name(uri: str) -> str:
+    return hashlib.sha1(uri.encode("utf-8", "surrogatepass")).hexdigest() + ".json"
+
+
+def write_side_output(fs, root: str, uri: str, counters: Counter, rejects: list[dict]) -> None:
+    """One file's side output, written whole then renamed: a task attempt killed mid-way leaves
+    no partial file, and a retried attempt (same file, same deterministic rows) replaces it."""
+    data = json.dumps(
+        {"uri": uri, "counters": dict(counters), "rejects": rejects}, default=str
+    ).encode()
+    name = _side_name(uri)
+    tmp = f"{root}/.{name}.{uuid.uuid4().hex}.tmp"
+    with fs.open_output_stream(tmp) as f:
+        f.write(data)
+    fs.move(tmp, f"{root}/{name}")
+
+
+def read_side_outputs(ctx: StageContext, side_dir: str, uris: list[str]):
+    """The rejects and summed counters the executors wrote for ``uris`` (one file each; a missing
+    one means a task did not finish: an error, never a silent gap); counters go to the stats."""
+    fs, root = _side_fs(side_dir)
+    rejects, counters = [], Counter()
+    for uri in uris:
+        path = f"{root}/{_side_name(uri)}"
+        try:
+            with fs.open_input_stream(path) as f:
+                side = json.loads(f.read())
+        except FileNotFoundError:
+            raise FatalError(
+                f"no side output for {uri} at {path}: its task did not finish"
+            ) from None
+        rejects.extend(side["rejects"])
+        counters.update(side["counters"])
+    _add_counters(ctx, counters)
+    return rejects, counters
 
 
 def ingest_partition(batches, ingest, out_schema: pa.Schema = _OUT_SCHEMA):
-    """mapInArrow body of the ingest stages: each input row names a file; ``ingest(row,
-    counters)`` yields its ("doc", row) / ("reject", row) items. Yields Arrow batches of
-    ``out_schema``: documents, rejects (JSON payload) and one per-file counters row."""
-    names = [n for n in out_schema.names if not n.startswith("_")]
-    buf: list[dict] = []
-
-    def flush():
-        nonlocal buf
-        if buf:
-            yield pa.RecordBatch.from_pylist(buf, schema=out_schema)
-            buf = []
-
+    """mapInArrow body of the ingest stages that collect their side output from the stream
+    (ingest-docs): each input row names a file; ``ingest(row, counters)`` yields its ("doc",
+    row) / ("reject", row) items. Yields Arrow batches of ``out_schema``: documents, rejects
+    (JSON payload) and one per-file counters row."""
+    buf = _Columns(out_schema)
     for batch in batches:
         for file in batch.to_pylist():
             counters: Counter = Counter()
             for kind, row in ingest(file, counters):
                 if kind == "doc":
-                    out = {n: row.get(n) for n in names}
-                    out["_kind"], out["_payload"] = "doc", None
+                    buf.add(row)  # _kind/_payload: set below
+                    buf.cols["_kind"][-1], buf.cols["_payload"][-1] = "doc", None
                 else:
-                    out = {n: None for n in names}
-                    out["_kind"], out["_payload"] = "reject", json.dumps(row, default=str)
-                buf.append(out)
-                if len(buf) >= 500:
-                    yield from flush()
-            stat = {n: None for n in names}
-            stat["_kind"] = "stats"
-            stat["_payload"] = json.dumps({"uri": file["uri"], "counters": dict(counters)})
-            buf.append(stat)
-    yield from flush()
+                    buf.add({"_kind": "reject", "_payload": json.dumps(row, default=str)})
+                if buf.full():
+                    yield buf.take()
+            stats = json.dumps({"uri": file["uri"], "counters": dict(counters)})
+            buf.add({"_kind": "stats", "_payload": stats})
+    last = buf.take()
+    if last is not None:
+        yield last
+
+
+def _add_counters(ctx: StageContext, counters: Counter) -> None:
+    for k, v in counters.items():
+        if k.startswith("rejected:"):
+            ctx.stats.quarantined[k.split(":", 1)[1]] += v
+        elif k == "bytes_read":
+            ctx.stats.bytes_in += v
+        else:
+            ctx.stats.counters[k] += v
 
 
 def collect_side_outputs(ctx: StageContext, out) -> tuple[list[dict], Counter]:
@@ -89,13 +200,7 @@ def collect_side_outputs(ctx: StageContext, out) -> tuple[list[dict], Counter]:
             rejects.append(payload)
         else:
             counters.update(payload["counters"])
-    for k, v in counters.items():
-        if k.startswith("rejected:"):
-            ctx.stats.quarantined[k.split(":", 1)[1]] += v
-        elif k == "bytes_read":
-            ctx.stats.bytes_in += v
-        else:
-            ctx.stats.counters[k] += v
+    _add_counters(ctx, counters)
     return rejects, counters
 
 
@@ -186,6 +291,8 @@ class IngestCCStage(Stage):
         return f"lmdata:{self.name}:{crawl}:{slice_label(index, count)}:{ctx.run_id}"
 
     def run(self, ctx: StageContext) -> None:
+        from pyspark.sql import functions as F
+
         from lmdata.ingest.manifest import read_listing, select_slice
         from lmdata.ingest.records import IngestOptions
         from lmdata.ingest.sources import join_uri
@@ -195,9 +302,13 @@ class IngestCCStage(Stage):
         crawl, source, fmt, index, count, limit = self._resolve(ctx)
         label = slice_label(index, count)
         bronze = ctx.table(delta.BRONZE_WEB)
+        quarantine = ctx.table(delta.QUARANTINE)
         app_id = self.app_id(ctx)
         ctx.stats.counters["slice_index"], ctx.stats.counters["slice_count"] = index, count
-        if ctx.already_committed(bronze, app_id, delta.BRONZE_WEB):
+        # Done = both commits hold the app id (bronze first, quarantine second: see below).
+        bronze_done = delta.committed(bronze, app_id) is not None
+        if bronze_done and delta.committed(quarantine, app_id) is not None:
+            ctx.already_committed(bronze, app_id, delta.BRONZE_WEB)
             return
         src_opts = source_options(cfg)
         listing_fmt = "wet" if fmt == "auto" else fmt
@@ -215,38 +326,59 @@ class IngestCCStage(Stage):
             slice=label,
             max_record_bytes=cfg.max_record_bytes,
         )
+        # The executors' per-file side outputs (rejects, counters): a fresh directory per app id.
+        side_dir = (
+            f"{ctx.lake.rstrip('/')}/{STAGING}/{STAGE}/{hashlib.sha1(app_id.encode()).hexdigest()}"
+        )
+        fs, root = _side_fs(side_dir)
+        fs.delete_dir_contents(root, missing_dir_ok=True)
+        fs.create_dir(root)
         spark = ctx.spark
-        ctx.job_group(f"ingest {len(uris)} {fmt} files of {crawl} slice {label}")
+        what = f"ingest {len(uris)} {fmt} files of {crawl} slice {label}"
+        if not bronze_done:
+            ctx.job_group(f"{what} into {delta.BRONZE_WEB} partition crawl={crawl} slice={label}")
+        else:  # see below: bronze holds this run, the quarantine does not
+            ctx.job_group(f"{what} again for its quarantine rows (bronze holds this run)")
         ntasks = max(1, (len(uris) + cfg.files_per_task - 1) // cfg.files_per_task)
         files_df = spark.createDataFrame([(u,) for u in uris], "uri string").repartition(ntasks)
-        out = files_df.mapInArrow(
-            lambda it: _ingest_partition(it, ingest_opts, src_opts), spark_schema(_OUT_SCHEMA)
-        ).persist()
-        from pyspark.sql import functions as F
-
-        rejects, counters = collect_side_outputs(ctx, out)
-        # Quarantine first: on a retry after a crash between the two commits, bronze (the
-        # completion marker) is still missing and the whole slice is redone.
-        write_quarantine(ctx, rejects, STAGE, crawl, label, app_id)
-        docs = out.where(F.col("_kind") == "doc").select(*WEB_DOCUMENT_SCHEMA.names)
-        docs = docs.withColumn("crawl", F.lit(crawl)).withColumn("slice", F.lit(label))
-        ctx.job_group(f"write {delta.BRONZE_WEB} partition crawl={crawl} slice={label}")
-        res = write_delta(
-            docs,
-            bronze,
-            mode="overwrite",
-            partition_by=["crawl", "slice"],
-            overwrite_partitions={"crawl": crawl, "slice": label},
-            app_id=app_id,
-            metadata={
-                "lmdata.stage": STAGE,
-                "lmdata.crawl": crawl,
-                "lmdata.slice": label,
-                "lmdata.source": source,
-                "lmdata.files": len(uris),
-            },
+        docs = files_df.mapInArrow(
+            lambda it: _ingest_partition(it, ingest_opts, src_opts, side_dir),
+            spark_schema(_DOC_SCHEMA),
         )
-        out.unpersist()
+
+        docs = docs.withColumn("crawl", F.lit(crawl)).withColumn("slice", F.lit(label))
+        # ONE pass: the job that ingests the files writes bronze; the side outputs come back
+        # through the side files. Bronze commits first, quarantine second, and a run is done
+        # only when both hold the app id: a job killed before the bronze commit leaves every
+        # table at its previous version and the retry redoes the slice; one killed between the
+        # commits is retried with bronze skipped (Delta app id) and the slice re-read for its
+        # side outputs only (a `noop` write), so the quarantine rows still arrive.
+        if not bronze_done:
+            res = write_delta(
+                docs,
+                bronze,
+                mode="overwrite",
+                partition_by=["crawl", "slice"],
+                overwrite_partitions={"crawl": crawl, "slice": label},
+                app_id=app_id,
+                metadata={
+                    "lmdata.stage": STAGE,
+                    "lmdata.crawl": crawl,
+                    "lmdata.slice": label,
+                    "lmdata.source": source,
+                    "lmdata.files": len(uris),
+                },
+            )
+        else:
+            docs.write.format("noop").mode("overwrite").save()
+            res = None
+        rejects, counters = read_side_outputs(ctx, side_dir, uris)
+        write_quarantine(ctx, rejects, STAGE, crawl, label, app_id)
+        fs.delete_dir(root)
         ctx.stats.rows_in = int(counters.get("records_seen", 0))
-        ctx.stats.rows_out = res.rows
-        ctx.stats.tables[delta.BRONZE_WEB] = res.version
+        if res is not None:
+            ctx.stats.rows_out = res.rows
+            ctx.stats.tables[delta.BRONZE_WEB] = res.version
+        else:
+            ctx.stats.rows_out = int(counters.get("docs", 0))
+            ctx.stats.tables[delta.BRONZE_WEB] = delta.current_version(bronze)

@@ -142,7 +142,8 @@ class IngestDocsStage(Stage):
             lambda it: _docs_partition(it, opts, src_opts), spark_schema(_OUT_SCHEMA)
         ).persist()
         rejects, counters = collect_side_outputs(ctx, out)
-        # Quarantine first: bronze's commit is the completion marker (see ingest_cc).
+        # Quarantine first: on a retry after a crash between the two commits, bronze (the
+        # completion marker) is still missing and the whole slice is redone.
         write_quarantine(ctx, rejects, STAGE, cfg.dataset, label, app_id)
         docs = out.where(F.col("_kind") == "doc").select(*WEB_DOCUMENT_SCHEMA.names)
         # One row per doc_id in the partition (bronze's unique-id gate): the same source id in
