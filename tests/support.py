@@ -57,3 +57,36 @@ def run_stage(stage: str, lake, *args: str):
     code, stats = execute(get_stage(stage), ["--lake", str(lake), "--params", str(params), *args])
     assert code == 0, stats.error
     return stats
+
+
+def run_local_chain(home: Path, dag_ids: str, extra_env: dict[str, str] | None = None):
+    """`python -m lmdata.workflow.local run DAG[,DAG]` (`make run`'s path: real Airflow
+    `dags test`, SQLite) with its own Airflow home, lake, runs, mixtures, DVC remote and reports
+    under `home`; `extra_env` last. Returns the CompletedProcess (output captured)."""
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_HOME=str(home / "airflow"),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow' / 'airflow.db'}",
+        AIRFLOW_CONN_LMDATA_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        LMDATA_LAKE=str(home / "lake"),
+        LMDATA_RUNS_DIR=str(home / "runs"),
+        LMDATA_MIXTURES_REPO=str(home / "mixtures"),
+        LMDATA_DVC_REMOTE=str(home / "dvc-remote"),
+        LMDATA_REPORTS=str(home / "reports"),
+        LMDATA_REPORTS_DIR=str(home / "reports"),
+        PATH=str(bin_dir) + os.pathsep + env.get("PATH", ""),
+    )
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "lmdata.workflow.local", "run", dag_ids],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,  # a hang guard, not a speed check (a shared 2-core machine is slow)
+    )

@@ -1,7 +1,13 @@
 """A real Airflow for the e2e tests: `airflow api-server` + `scheduler` + `dag-processor` on
 127.0.0.1 (SQLite, LocalExecutor) in a temp AIRFLOW_HOME, with a temp lake and params, the
 lmdata pools, and a login (simple auth manager, admin/admin). One per test session, shared by
-test_backfill_api.py and test_airflow_ui.py."""
+test_airflow_ui.py, test_backfill_api.py and test_scheduler_chain.py: the tests that use it run
+first (in their order) and it is stopped right after the last of them, not left idling (three
+Airflow processes and a Spark Connect JVM) through the rest of the session.
+
+Also one run of `make run`'s web chain per session (`web_chain`), shared by
+test_walking_skeleton.py (what it did) and test_cluster_s3.py (the gold its cluster run must
+equal)."""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from support import run_local_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "commoncrawl"
@@ -125,7 +133,7 @@ def _wait(pred, timeout: float, what: str, server: AirflowServer) -> None:
                 return
         except (OSError, urllib.error.URLError, KeyError, ValueError):
             pass
-        time.sleep(2)
+        time.sleep(0.5)
     raise TimeoutError(f"{what}: not ready after {timeout:.0f}s\n{server.logs()}")
 
 
@@ -179,6 +187,9 @@ def airflow_server(tmp_path_factory):
         # for): its schedule ends on the backfill's last date
         LMDATA_CC_INGEST_END_DATE="2026-01-03",
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+        # the DAG files do not change during the tests: parsed once, not again every 30 s (8
+        # files, ~5 s of CPU a round on a 2-core machine that runs the Spark stages meanwhile)
+        AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="3600",
         AIRFLOW_CONN_LMDATA_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
         LMDATA_HOME=str(ROOT),
         LMDATA_LAKE=str(lake),
@@ -222,6 +233,7 @@ def airflow_server(tmp_path_factory):
     server = AirflowServer(
         url=url, home=home, lake=lake, env=env, slice_paths=slice_paths, bucket=src
     )
+    _STOP["airflow_server"] = lambda: _stop_airflow(server, spark_dir)
     for name, args in (
         ("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
         ("scheduler", ["scheduler"]),
@@ -247,12 +259,58 @@ def airflow_server(tmp_path_factory):
         _wait(lambda: server.api("GET", "/dags/cc_ingest")[0] == 200, 300, "DAGs parsed", server)
         yield server
     finally:
-        for p in server.procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in server.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-        connect.stop(spark_dir)
+        _STOP.pop("airflow_server", lambda: None)()
+
+
+def _stop_airflow(server: AirflowServer, spark_dir: Path) -> None:
+    from lmdata.spark import connect
+
+    for p in server.procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in server.procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+    connect.stop(spark_dir)
+
+
+_STOP: dict = {}  # fixture name -> how to stop what it started (once)
+
+
+def _uses_airflow(item) -> bool:
+    return "airflow_server" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config, items):
+    """The e2e tests that use `airflow_server` first, each group in its own order (the
+    scheduler-chain tests depend on their order), so the server can stop early."""
+    here = Path(__file__).resolve().parent
+    slots = [i for i, it in enumerate(items) if here in Path(str(it.path)).resolve().parents]
+    mine = [items[i] for i in slots]
+    ordered = [it for it in mine if _uses_airflow(it)] + [
+        it for it in mine if not _uses_airflow(it)
+    ]
+    for i, it in zip(slots, ordered, strict=True):
+        items[i] = it
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the shared Airflow after the last test that uses it (whatever the order)."""
+    result = yield
+    if _uses_airflow(item) and "airflow_server" in _STOP:
+        later = item.session.items[item.session.items.index(item) + 1 :]
+        if not any(_uses_airflow(it) for it in later):
+            _STOP.pop("airflow_server")()
+    return result
+
+
+@pytest.fixture(scope="session")
+def web_chain(tmp_path_factory):
+    """`make run`'s web chain (cc_ingest -> curate_web on the bundled sample) through
+    `lmdata.workflow.local` (real Airflow `dags test`, the warm Spark Connect server), run once
+    per session. Returns (its home: lake, runs, ...; the CompletedProcess)."""
+    home = tmp_path_factory.mktemp("web_chain")
+    return home, run_local_chain(home, "cc_ingest,curate_web")

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from lmdata.lake import delta
+from support import run_local_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -63,7 +64,7 @@ def _wait_http(url: str, procs: list[subprocess.Popen], timeout: float = 120) ->
             with urllib.request.urlopen(url, timeout=5) as r:
                 return r.read()
         except OSError:
-            time.sleep(1)
+            time.sleep(0.25)
     raise TimeoutError(url)
 
 
@@ -174,31 +175,6 @@ def spark_cluster(tmp_path_factory, s3_server):
         _stop(procs)
 
 
-def _run_chain(tmp: Path, extra_env: dict[str, str]) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.update(
-        AIRFLOW_HOME=str(tmp / "airflow"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp / 'airflow' / 'airflow.db'}",
-        AIRFLOW_CONN_LMDATA_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
-        LMDATA_LAKE=str(tmp / "lake"),
-        LMDATA_RUNS_DIR=str(tmp / "runs"),
-        LMDATA_MIXTURES_REPO=str(tmp / "mixtures"),
-        LMDATA_DVC_REMOTE=str(tmp / "dvc-remote"),
-        LMDATA_REPORTS=str(tmp / "reports"),
-        LMDATA_REPORTS_DIR=str(tmp / "reports"),
-        PATH=str(VENV_BIN) + os.pathsep + env.get("PATH", ""),
-    )
-    env.update(extra_env)
-    return subprocess.run(
-        [sys.executable, "-m", "lmdata.workflow.local", "run", CHAIN],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-
-
 def _gold(lake: str) -> dict[str, set[tuple[str, str]]]:
     out = {}
     for t in GOLD:
@@ -223,7 +199,7 @@ def _manifest(mixtures: Path) -> dict:
 
 
 def test_chain_on_spark_cluster_with_s3_lake_equals_local_run(
-    tmp_path, s3_server, spark_cluster, monkeypatch
+    tmp_path, s3_server, spark_cluster, monkeypatch, request
 ):
     master, ui, _ = spark_cluster
     host, port = master.rsplit(":", 1)
@@ -238,11 +214,15 @@ def test_chain_on_spark_cluster_with_s3_lake_equals_local_run(
         "LMDATA_SPARK_MASTER": master,  # `lmdata mix` (not a spark-submit task) too
         "LMDATA_WARM_SPARK": "0",  # spark-submit per stage; the local run uses the warm server
     }
-    cluster = _run_chain(tmp_path / "cluster", cluster_env)
+    cluster = run_local_chain(tmp_path / "cluster", CHAIN, cluster_env)
     out = cluster.stdout + cluster.stderr
     assert cluster.returncode == 0, out[-6000:]
     assert f"--master {master}" in out, "the stages did not go to the standalone master"
-    local = _run_chain(tmp_path / "local", {})
+    if FULL:
+        local_home = tmp_path / "local"
+        local = run_local_chain(local_home, CHAIN)
+    else:  # the session's web chain run (conftest.py), which test_walking_skeleton.py checks
+        local_home, local = request.getfixturevalue("web_chain")
     assert local.returncode == 0, (local.stdout + local.stderr)[-6000:]
     assert "warm Spark (Spark Connect)" in local.stdout  # so gold is compared across both paths
 
@@ -266,13 +246,11 @@ def test_chain_on_spark_cluster_with_s3_lake_equals_local_run(
     for k, v in {**S3_ENV, "LMDATA_S3_ENDPOINT": s3_server}.items():
         monkeypatch.setenv(k, v)
     # delta-rs reads what delta-spark wrote through s3a; gold equals the local run's
-    got, want = _gold(s3_lake), _gold(str(tmp_path / "local" / "lake"))
+    got, want = _gold(s3_lake), _gold(str(local_home / "lake"))
     for t in GOLD:
         assert got[t] and got[t] == want[t], t
     if FULL:
-        assert _manifest(tmp_path / "cluster" / "mixtures") == _manifest(
-            tmp_path / "local" / "mixtures"
-        )
+        assert _manifest(tmp_path / "cluster" / "mixtures") == _manifest(local_home / "mixtures")
     # the stage runs were recorded in the S3 lake, and the gold tables were written by delta-spark
     runs = delta.read_arrow(delta.table_uri(s3_lake, delta.STAGE_RUNS)).to_pylist()
     assert {"ingest-cc", "curate", "dedup"} <= {r["stage"] for r in runs}

@@ -84,7 +84,7 @@ def _wait_runs(server, dag_id: str, pred, timeout: float, what: str) -> list[dic
         runs = _runs(server, dag_id)
         if pred(runs):
             return runs
-        time.sleep(5)
+        time.sleep(2)  # each poll is a few API reads (SQLite): not much more often
     raise TimeoutError(f"{what}: not after {timeout:.0f}s\n{_states(server)}\n{server.logs()}")
 
 

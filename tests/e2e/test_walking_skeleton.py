@@ -3,15 +3,13 @@
 Delta tables, the producer's asset event passed to the consumer; and what curation did to the
 documents (drop reasons, PII placeholders, duplicates), not only that rows arrived."""
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lmdata.lake import delta
+from support import run_local_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -20,34 +18,15 @@ STEP_REASONS = {"decontam", "paragraph_dedup", "substring_dedup", "repeated_line
 pytestmark = [pytest.mark.airflow, pytest.mark.spark, pytest.mark.slow]
 
 
-def _run_dag(tmp_path, dag_id):
-    """`python -m lmdata.workflow.local run DAG[,DAG]` with its own Airflow home, lake, runs."""
-    env = dict(os.environ)
-    env.update(
-        AIRFLOW_HOME=str(tmp_path / "airflow"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}",
-        LMDATA_LAKE=str(tmp_path / "lake"),
-        LMDATA_RUNS_DIR=str(tmp_path / "runs"),
-        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "lmdata.workflow.local", "run", dag_id],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,  # a hang guard, not a speed check (a shared 2-core machine is slow)
-    )
-
-
-def test_web_chain_through_airflow(tmp_path):
-    proc = _run_dag(tmp_path, "cc_ingest,curate_web")
+def test_web_chain_through_airflow(web_chain):
+    # the session's one run of the web chain (conftest.py; test_cluster_s3.py compares with it)
+    home, proc = web_chain
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     # the stages ran on the warm Spark Connect server `make run` starts (lmdata.spark.connect)
     assert "warm Spark (Spark Connect) at sc://127.0.0.1:" in out and "LMDATA_STATS" in out
     assert "on the warm Spark at sc://" in out
-    lake = str(tmp_path / "lake")
+    lake = str(home / "lake")
     bronze = delta.read_arrow(delta.table_uri(lake, delta.BRONZE_WEB))
     gold = delta.read_arrow(delta.table_uri(lake, delta.GOLD_WEB))
     # the sample: 1 WET conversion record (CC-MAIN-2024-22) + 16 HTML responses (CC-MAIN-2020-34)
@@ -86,7 +65,7 @@ def test_web_chain_through_airflow(tmp_path):
     assert "0900 4683643" in bronze_text and "0900 4683643" not in gold_text  # a kept NL page
     assert "<PHONE_NUMBER>" in gold_text
     # stats files of every stage task were written (2 mapped ingests, then the curate DAG's)
-    stems = sorted(p.stem for p in (tmp_path / "runs").rglob("*.json"))
+    stems = sorted(p.stem for p in (home / "runs").rglob("*.json"))
     assert stems[:2] == ["curate", "dedup"] and "ingest_cc-0" in stems and "ingest_cc-1" in stems
     # the producer's asset event (bronze version + rows) reached the consumer, which curated
     # exactly that bronze version and published gold with its own facts
@@ -101,7 +80,7 @@ def test_web_chain_through_airflow(tmp_path):
 
 
 def test_code_chain_through_airflow(tmp_path):
-    proc = _run_dag(tmp_path, "code_ingest,curate_code")
+    proc = run_local_chain(tmp_path, "code_ingest,curate_code")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     lake = str(tmp_path / "lake")
     bronze = delta.read_arrow(delta.table_uri(lake, "bronze/code_files")).to_pylist()
