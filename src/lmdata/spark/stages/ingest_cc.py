@@ -75,10 +75,35 @@ class _Columns:
         return batch
 
 
-def _ingest_partition(batches, ingest_opts, source_opts, side_dir: str):
+# The driver's settings of the lake's object store, which the executors' side-output writes need
+# (a cluster's executors do not inherit the driver's environment; the JVM gets them as s3a conf).
+LAKE_ENV = (
+    "LMDATA_S3_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+def lake_env() -> dict[str, str]:
+    """The LAKE_ENV variables set on the driver, for ``_ingest_partition``."""
+    import os
+
+    return {k: os.environ[k] for k in LAKE_ENV if os.environ.get(k)}
+
+
+def _ingest_partition(batches, ingest_opts, source_opts, side_dir: str, env=None):
     """mapInArrow body of ingest-cc: input batches hold file URIs; yields document batches of
-    _DOC_SCHEMA; each file's rejects and counters go to its side file under ``side_dir``."""
+    _DOC_SCHEMA; each file's rejects and counters go to its side file under ``side_dir``
+    (reached with the driver's lake settings ``env`` where the executor has none of its own)."""
+    import os
+
     from lmdata.ingest.records import ingest_uri
+
+    for k, v in (env or {}).items():
+        os.environ.setdefault(k, v)
 
     def ingest(file: dict, counters: Counter):
         return ingest_uri(file["uri"], ingest_opts, source_opts, counters=counters)
@@ -341,8 +366,9 @@ class IngestCCStage(Stage):
             ctx.job_group(f"{what} again for its quarantine rows (bronze holds this run)")
         ntasks = max(1, (len(uris) + cfg.files_per_task - 1) // cfg.files_per_task)
         files_df = spark.createDataFrame([(u,) for u in uris], "uri string").repartition(ntasks)
+        env = lake_env()
         docs = files_df.mapInArrow(
-            lambda it: _ingest_partition(it, ingest_opts, src_opts, side_dir),
+            lambda it: _ingest_partition(it, ingest_opts, src_opts, side_dir, env),
             spark_schema(_DOC_SCHEMA),
         )
 
