@@ -16,7 +16,8 @@ datatrove first in even runs):
   ``--set spark.master=local[W]``, with the repository's params.yaml restricted to the filters
   FineWeb-2 runs: the ``lid_*``, ``gopher_repetition_*``, ``fineweb_*`` and ``gopher_quality_*``
   entries of the default ``curate.web.pipeline`` (whatever versions it names today, with their
-  settings), normalize / repeated_lines / decontam off (datatrove's pipeline has none of them).
+  settings), normalize / repeated_lines / decontam / paragraph_dedup / substring_dedup off
+  (datatrove's pipeline has none of them).
 - datatrove 0.10.1 (``bench/datatrove_fineweb2.py`` in ``bench/out/datatrove-venv``):
   WarcReader -> LanguageFilter (ft176, the same lid.176.ftz) -> per language, FineWeb-2's
   ``language_score`` threshold + GopherRepetitionFilter + FineWebQualityFilter +
@@ -138,7 +139,8 @@ def bench_params(
     web = params["curate"]["web"]
     pipe = {k: v for k, v in (web["pipeline"] or {}).items() if k.startswith(PREFIXES)}
     web["pipeline"] = pipe
-    for step in ("normalize", "repeated_lines", "decontam"):
+    # datatrove's FineWeb-2 step 5 has none of these
+    for step in ("normalize", "repeated_lines", "decontam", "paragraph_dedup", "substring_dedup"):
         if step in web:
             web[step] = None
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -172,8 +174,66 @@ def _gold_rates(urls_kept: set[str] | None, urls_all: list[str]) -> dict:
     return out
 
 
+class ServerCPU:
+    """user+sys CPU seconds a warm Spark server's process tree (its Python parent, the JVM, the
+    worker daemon and its workers) spends while a block runs: per process, the last sample
+    (every 0.2 s, so workers that exit meanwhile count too: the daemon ignores SIGCHLD, so their
+    time never reaches a parent's children_user) minus what it had used before the block."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid, self.cpu_s = pid, 0.0
+
+    def _snapshot(self) -> dict[tuple[int, float], float]:
+        import psutil
+
+        out = {}
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return out
+        for q in procs:
+            try:
+                ct = q.cpu_times()
+                out[(q.pid, q.create_time())] = ct.user + ct.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return out
+
+    def __enter__(self):
+        if self.pid is not None:
+            self.base = self._snapshot()
+            self.sampler = M.TreeSampler(self.pid, include_root=True)
+            self.sampler.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pid is not None:
+            self.sampler.stop.set()
+            self.sampler.join()
+            seen = {**self.sampler.cpu, **self._snapshot()}  # + the block's last 0.2 s
+            self.cpu_s = sum(max(0.0, v - self.base.get(k, 0.0)) for k, v in seen.items())
+
+
+def start_server(workdir: Path, params: Path) -> tuple[str, int, float]:
+    """A warm Spark Connect server (lmdata.spark.connect) with the bench's params: (url, pid,
+    start seconds). Its start is reported on its own, as `make run` / Airflow pay it once."""
+    from lmdata.spark import connect
+
+    env = M.lmdata_env(LMDATA_PARAMS=str(params))
+    env.pop(connect.ENV_REMOTE, None)
+    t0 = time.perf_counter()
+    url = connect.start(workdir / "spark-connect", env=env)
+    return url, int((workdir / "spark-connect" / "pid").read_text()), time.perf_counter() - t0
+
+
 def run_lmdata(root: Path, crawl: str, n: int, workdir: Path, params: Path, nice: int,
-               tag: str = "ml", gold: bool = True) -> dict:  # fmt: skip
+               tag: str = "ml", gold: bool = True,
+               server: tuple[str, int] | None = None) -> dict:  # fmt: skip
+    """ingest-cc + curate through the CLI; with ``server`` (url, pid) as thin clients of that
+    warm Spark, whose CPU seconds during each step are added to the step's."""
+    if server is not None:
+        tag = f"{tag}-warm"
     lake = workdir / f"lmdata-lake-{tag}-{n}"
     shutil.rmtree(lake, ignore_errors=True)
     base = [str(M.VENV_BIN / "lmdata")]
@@ -184,18 +244,22 @@ def run_lmdata(root: Path, crawl: str, n: int, workdir: Path, params: Path, nice
         ("curate", [*base, "curate", *common, "--source", "web", "--run-id", f"bench-{tag}-{n}"]),
     ]  # fmt: skip
     out: dict = {"steps": {}, "loadavg_1min": [round(os.getloadavg()[0], 2)]}
+    env = M.lmdata_env(**({"LMDATA_SPARK_REMOTE": server[0]} if server else {}))
     for name, cmd in steps:
-        r = M.run_tree(_nice(cmd, nice), workdir / f"lmdata-run-{tag}-{n}" / name, M.REPO,
-                       M.lmdata_env())  # fmt: skip
+        with ServerCPU(server[1] if server else None) as srv:
+            r = M.run_tree(_nice(cmd, nice), workdir / f"lmdata-run-{tag}-{n}" / name, M.REPO,
+                           env)  # fmt: skip
         stats = M.lmdata_stats(r, f"lmdata {name}")
         out["steps"][name] = {
-            **{k: r[k] for k in ("wall_s", "cpu_s", "tree_peak_rss", "single_peak_rss",
-                                 "loadavg_1min")},
+            **{k: r[k] for k in ("wall_s", "tree_peak_rss", "single_peak_rss", "loadavg_1min")},
+            "cpu_s": r["cpu_s"] + srv.cpu_s, "client_cpu_s": r["cpu_s"],
+            "server_cpu_s": round(srv.cpu_s, 2),
             "rows_in": stats.get("rows_in"), "rows_out": stats.get("rows_out"),
         }  # fmt: skip
         if name == "curate":
             out["dropped"] = dict(Counter(stats.get("dropped", {})).most_common(12))
-        print(f"  lmdata {tag} {name}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.0f} CPU s, rows "
+        print(f"  lmdata {tag} {name}: {r['wall_s']:.1f} s wall, "
+              f"{r['cpu_s'] + srv.cpu_s:.0f} CPU s ({srv.cpu_s:.0f} of them the server's), rows "
               f"{stats.get('rows_in')} -> {stats.get('rows_out')}", flush=True)  # fmt: skip
     st = out["steps"]
     out["wall_s"] = sum(s["wall_s"] for s in st.values())
@@ -317,6 +381,13 @@ def report(raw: dict) -> str:
     cur = [{**r["steps"]["curate"], "docs_kept": r["docs_kept"], "gold": r.get("gold")}
            for r in lms]  # fmt: skip
     lines.append(row("lmdata curate alone", cur))
+    warm = raw.get("lmdata_warm") or []
+    if warm:
+        lines.append(row("lmdata ingest-cc + curate, warm Spark server (clients + server CPU)",
+                         warm))  # fmt: skip
+        wcur = [{**r["steps"]["curate"], "docs_kept": r["docs_kept"], "gold": r.get("gold")}
+                for r in warm]  # fmt: skip
+        lines.append(row("lmdata curate alone, warm Spark server", wcur))
     if pes:
         lines.append(row(f"datatrove 0.10.1 FineWeb-2 recipes (workers={w})", pes))
     lines.append("")
@@ -330,6 +401,18 @@ def report(raw: dict) -> str:
             f"{len(lms)} run pair(s), order alternated.",
             "",
         ]
+        if warm:
+            wc = _med(warm, "cpu_s")
+            ok = "meets" if pc / wc >= 3 else "**misses**"
+            lines += [
+                f"**On the warm Spark server (`lmdata.spark.connect`, what `make run` and "
+                f"Airflow use): datatrove CPU s / lmdata CPU s = {pc / wc:.2f}x** (goal >= 3x: "
+                f"{ok} it); curate alone {pc / M.median_of(wcur, 'cpu_s'):.2f}x; wall "
+                f"{pw / _med(warm, 'wall_s'):.2f}x. The server's start "
+                f"({raw.get('server_start_s', 0):.1f} s wall) is paid once per server, not "
+                "counted; its CPU during each step is.",
+                "",
+            ]
     order = []
     for i, (a_, b_) in enumerate(zip(lms, pes, strict=False), 1):
         first = "lmdata" if i % 2 else "datatrove"
@@ -352,7 +435,7 @@ def report(raw: dict) -> str:
         )
     lines += [
         f"lmdata filters (from params.yaml's default pipeline): {', '.join(raw['filters'])}; "
-        "normalize, repeated_lines, decontam off. datatrove: LanguageFilter (ft176, same "
+        "normalize, repeated_lines, decontam, paragraph_dedup, substring_dedup off. datatrove: LanguageFilter (ft176, same "
         "lid.176.ftz) -> per language FineWeb-2's language_score, GopherRepetitionFilter, "
         "FineWebQualityFilter, GopherQualityFilter as in fineweb-2-pipeline.py step 5 with "
         "its per-language word tokenizers (English: FineWeb's defaults), one router step.",
@@ -422,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         default=M.REPO / "params.yaml",
         help="the params.yaml whose default pipeline is benchmarked",
     )
+    p.add_argument("--warm", action="store_true",
+                   help="also run lmdata as clients of one warm Spark Connect server")  # fmt: skip
     p.add_argument("--nice", type=int, default=10, help="run both sides under nice -n N")
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     p.add_argument("--from-json", type=Path, help="re-render the section from a raw results file")
@@ -473,29 +558,43 @@ def main(argv: list[str] | None = None) -> int:
         f"python -m bench.bench_multilingual_curate --mb {a.mb:g}"
         + (f" --repeat {a.repeat}" if a.repeat != 2 else "")
         + (" --no-peer" if a.no_peer else "")
+        + (" --warm" if a.warm else "")
     )
     raw = {
         "command": cmd, "stamp": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "git": ev._git(), "machine": M.machine(("pyspark", "deltalake")), "meta": meta,
         "workers": a.workers, "filters": a.filters, "excluded": excluded, "routes": routes,
-        "lmdata": [], "peer": [],
+        "lmdata": [], "peer": [], "lmdata_warm": [],
     }  # fmt: skip
     out_json = M.OUT / f"multilingual-curate-mb{a.mb:g}-seed{a.seed}.json"
     if not a.no_english:  # first: a long run stopped early still has it
         print(f"English-only curate on bench/corpus.py --mb {a.en_mb:g} ...", flush=True)
         raw["english"] = english_row(a, workdir, params)
         out_json.write_text(json.dumps(raw, indent=1) + "\n")
-    for i in range(1, a.repeat + 1):
-        order = ("lmdata", "peer") if i % 2 else ("peer", "lmdata")
-        for side in order:
-            if side == "peer" and a.no_peer:
-                continue
-            print(f"{side} #{i} (load {os.getloadavg()[0]:.1f}) ...", flush=True)
-            if side == "lmdata":
-                raw["lmdata"].append(run_lmdata(root, mc.CRAWL, i, workdir, params, a.nice))
-            else:
-                raw["peer"].append(run_peer(root, i, a.workers, workdir, routes, a.nice, urls))
-        out_json.write_text(json.dumps(raw, indent=1) + "\n")
+    server = None
+    if a.warm:
+        url, pid, secs = start_server(workdir, params)
+        server, raw["server_start_s"] = (url, pid), round(secs, 2)
+        print(f"warm Spark server at {url} in {secs:.1f} s", flush=True)
+    sides = ["lmdata", *(["warm"] if a.warm else []), *([] if a.no_peer else ["peer"])]
+    try:
+        for i in range(1, a.repeat + 1):
+            k = (i - 1) % len(sides)  # rotate the order: each side goes first in turn
+            for side in sides[k:] + sides[:k]:
+                print(f"{side} #{i} (load {os.getloadavg()[0]:.1f}) ...", flush=True)
+                if side == "lmdata":
+                    raw["lmdata"].append(run_lmdata(root, mc.CRAWL, i, workdir, params, a.nice))
+                elif side == "warm":
+                    raw["lmdata_warm"].append(run_lmdata(root, mc.CRAWL, i, workdir, params,
+                                                         a.nice, server=server))  # fmt: skip
+                else:
+                    raw["peer"].append(run_peer(root, i, a.workers, workdir, routes, a.nice, urls))
+            out_json.write_text(json.dumps(raw, indent=1) + "\n")
+    finally:
+        if server is not None:
+            from lmdata.spark import connect
+
+            connect.stop(workdir / "spark-connect")
     md = report(raw)
     print()
     print(md)
