@@ -177,6 +177,22 @@ def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def pair_order(i: int, *sides):
+    """The sides of run ``i`` (1-based) of an interleaved comparison: as given on odd runs,
+    reversed on even ones (A B, B A, A B, ...), so neither side always runs first (page cache,
+    load left behind by the other side)."""
+    return sides if i % 2 else sides[::-1]
+
+
+ALTERNATING = "order alternated"  # what a raw result's "order" says when pair_order ran it
+
+
+def load_range(*groups: list[dict]) -> str:
+    """min-max of the 1-minute load averages recorded around each run (``loadavg_1min``)."""
+    xs = [x for g in groups for r in g for x in (r.get("loadavg_1min") or [])]
+    return f"{min(xs):g}-{max(xs):g}" if xs else "not recorded"
+
+
 def ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 

@@ -18,15 +18,18 @@ Inputs (read on this machine, nothing downloaded):
   (computed once with ``lmdata.ingest.languages.is_binary_path`` on 2026-11-22; the list is
   fixed so that runs compare). One ``--source`` per package, license detected by the stage.
 
-Same inputs, same invocation, runs interleaved (peer, in-process, lmdata, peer, ...):
+Same inputs, same invocation, ``--repeat`` (default 3) rounds interleaved with the order
+alternated (floor, in-process, lmdata; lmdata, in-process, floor; ...):
 
-- peer: the physical floor, one process, one core: ``os.walk`` over every source (no symlinks
-  followed, the same pruned directory names as lmdata: ``.git``, ``__pycache__``, ...), every
-  regular file opened, read whole, decoded as UTF-8 (``errors="replace"``) and sha1-hashed; files
-  and bytes counted. It reads every file, including the binaries (``.so``, images, ...) and files
-  over 1 MB that lmdata skips or rejects without opening; it also times itself on those files
-  (``perf_counter`` around each), so the table shows the floor for all files and for the files
-  lmdata reads. Fresh subprocess; loop time, CPU time, VmHWM.
+- floor: the physical floor, one process, one core, reading exactly the files lmdata reads:
+  their list comes from lmdata's own selection (``files_lmdata_reads``: ``plan_units`` +
+  ``iter_unit`` run once before the rounds with ``lmdata.ingest.code.sources._read_fs`` wrapped
+  to record every path it opens; binaries by extension, empty files, files over
+  ``max_file_bytes``, pruned directories and symlinks are never opened by lmdata, so not by the
+  floor either). Timed: an ``os.walk`` over every source (names only, lmdata's pruned directory
+  names; the discovery any reader pays), then every listed file opened, read whole, decoded as
+  UTF-8 (``errors="replace"``) and sha1-hashed. Its files and bytes must equal the list and
+  lmdata's ``bytes_in`` (asserted). Fresh subprocess; loop time, CPU time, VmHWM.
 - in-process: ``lmdata.ingest.code.ingest_sources`` (``plan_units`` + ``iter_unit`` per unit, the
   per-file logic the Spark stage runs in its executors: binary sniffing, decoding, language,
   line statistics, sha1, doc id) in one process, one core, with the stage's options from
@@ -42,7 +45,8 @@ Same inputs, same invocation, runs interleaved (peer, in-process, lmdata, peer, 
   and CPU: psutil samples every 0.2 s of the process tree (driver Python, JVM, Python workers)
   as in bench/bench_ingest.py: peak summed RSS, largest single RSS, user+sys CPU per process.
 
-Checked: the peer's regular-file count equals lmdata's ``files_seen``, and the in-process run
+Checked: lmdata's ``files_seen`` equals the regular files under the trees, its ``bytes_in`` the
+floor's bytes, and the in-process run
 wrote the same files, quarantine reasons and languages as the stage. The language / license
 tables come from the first run's bronze/code_files (``lmdata.lake.delta.read_arrow`` with
 ``columns=[...]``). Prints a table and writes BENCHMARKS.md (section "Code ingest").
@@ -67,6 +71,7 @@ from pathlib import Path
 
 from bench import _measure as M
 from bench.bench_ingest import _log_time
+from lmdata.ingest.code import DEFAULT_PRUNE_DIRS as PRUNE_DIRS
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -74,10 +79,6 @@ OUT = REPO / "bench" / "out"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 MIB = 1 << 20
 SECTION = "## Code ingest"
-PRUNE_DIRS = (  # = lmdata.ingest.code.DEFAULT_PRUNE_DIRS (asserted in main)
-    ".git", ".hg", ".svn", ".bzr", "_darcs", "CVS",
-    "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-)  # fmt: skip
 # Top-level packages of the venv's site-packages with the most text lmdata reads, largest first,
 # until >= 300 MB of files (see the module docstring).
 SITE_PACKAGES = (
@@ -169,49 +170,81 @@ def manifest(roots: list[Path], max_file_bytes: int) -> dict:
 # --------------------------------------------------------------------------- the peer
 
 
-def peer_worker(roots: list[str], max_file_bytes: int) -> dict:
-    """The plain single-process loop (runs inside its own subprocess)."""
-    from lmdata.ingest.languages import is_binary_path  # only to time the files lmdata skips
+def files_lmdata_reads(specs: list[dict]) -> list[list]:
+    """``[path, bytes]`` of every file ``lmdata ingest-code`` reads, in its order: lmdata's own
+    planning and unit loop (``plan_units`` + ``iter_unit``, the code the stage runs in its
+    executors) with ``sources._read_fs`` - the one function every directory read goes through -
+    wrapped to record each call. The floor's file list is therefore lmdata's selection itself
+    (binary by extension, empty, over ``max_file_bytes``, pruned directories, symlinks, bad
+    names), not a copy of it. License files read during planning are not recorded: lmdata reads
+    them once more for the row, and that read is recorded."""
+    from lmdata.config import load_params
+    from lmdata.ingest.code import CodeIngestOptions, SourceSpec, iter_unit, plan_units
+    from lmdata.ingest.code import sources as code_sources
 
-    files = nbytes = chars = 0
-    unread_files = unread_bytes = 0
-    t_unread = 0.0
+    cfg = load_params(None).ingest_code
+    opts = CodeIngestOptions(
+        run_id="bench-floor-list", max_file_bytes=cfg.max_file_bytes,
+        max_archive_bytes=cfg.max_archive_bytes, max_compression_ratio=cfg.max_compression_ratio,
+        git_mode=cfg.git_mode,
+    )  # fmt: skip
+    units = plan_units([SourceSpec(**s) for s in specs], cfg.max_files_per_unit, opts, Counter())
+    read_fs, seen = code_sources._read_fs, []
+
+    def recording_read_fs(path: str, limit: int) -> bytes:
+        data = read_fs(path, limit)
+        seen.append([path, len(data)])
+        return data
+
+    code_sources._read_fs = recording_read_fs
+    try:
+        for unit in units:
+            for _ in iter_unit(unit, opts, Counter()):
+                pass
+    finally:
+        code_sources._read_fs = read_fs
+    return seen
+
+
+def peer_worker(roots: list[str], list_file: str) -> dict:
+    """The plain single-process floor (runs inside its own subprocess): an ``os.walk`` of the
+    roots (names only, lmdata's pruned directories; the discovery any reader needs), then every
+    file of ``list_file`` (:func:`files_lmdata_reads`) opened, read whole, decoded as UTF-8
+    (``errors="replace"``) and sha1-hashed."""
+    prune = frozenset(PRUNE_DIRS)
+    paths = [p for p, _n in json.loads(Path(list_file).read_text())]
+    names = files = nbytes = chars = 0
     pc = time.perf_counter
     t0, c0 = pc(), time.process_time()
     for root in roots:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if d not in PRUNE_DIRS]
-            for name in filenames:
-                path = os.path.join(dirpath, name)
-                t1 = pc()
-                if not stat.S_ISREG(os.lstat(path).st_mode):
-                    continue
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                text = data.decode("utf-8", "replace")
-                hashlib.sha1(data).hexdigest()
-                files += 1
-                nbytes += len(data)
-                chars += len(text)
-                if is_binary_path(name) or len(data) > max_file_bytes:
-                    t_unread += pc() - t1
-                    unread_files += 1
-                    unread_bytes += len(data)
-    seconds = pc() - t0
+        for _dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in prune]
+            names += len(filenames)
+    t1 = pc()
+    for path in paths:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        text = data.decode("utf-8", "replace")
+        hashlib.sha1(data).hexdigest()
+        files += 1
+        nbytes += len(data)
+        chars += len(text)
+    t2 = pc()
     return {
+        "names": names,
         "files": files,
         "bytes": nbytes,
         "chars": chars,
-        "seconds": seconds,
-        "unread_files": unread_files,
-        "unread_bytes": unread_bytes,
-        "unread_s": t_unread,
+        "seconds": t2 - t0,
+        "walk_s": t1 - t0,
+        "read_s": t2 - t1,
         "cpu_s": time.process_time() - c0,
         "vmhwm_kib": M.vmhwm_kib(),
     }
 
 
 def _subprocess_json(args: list[str]) -> dict:
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     p = subprocess.run(
         [sys.executable, "-m", "bench.bench_code", *args],
@@ -223,12 +256,13 @@ def _subprocess_json(args: list[str]) -> dict:
         raise RuntimeError(f"{args[0]} failed (exit {p.returncode}):\n{p.stderr[-6000:]}")
     res = json.loads(p.stdout.strip().splitlines()[-1])
     res["wall_s"] = time.perf_counter() - t0
+    res["loadavg_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
     return res
 
 
-def run_peer(roots: list[Path], max_file_bytes: int) -> dict:
+def run_peer(roots: list[Path], list_file: Path) -> dict:
     return _subprocess_json(
-        ["--peer-worker", json.dumps({"roots": [str(r) for r in roots], "cap": max_file_bytes})]
+        ["--peer-worker", json.dumps({"roots": [str(r) for r in roots], "list": str(list_file)})]
     )
 
 
@@ -391,7 +425,8 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
         ]) + " |"  # fmt: skip
 
     peer_t = [p["seconds"] for p in peers]
-    peer_read_t = [p["seconds"] - p["unread_s"] for p in peers]
+    peer_read_t = [p["read_s"] for p in peers]
+    nread = peers[0]["files"]
     inp_t = [r["seconds"] for r in inprocs]
     wall_t = [r["wall_s"] for r in runs]
     stage_t = [r["stage_s"] for r in runs]
@@ -405,11 +440,11 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
         "| cores | files/s/core | MiB/s/core, bytes lmdata reads | CPU s (user+sys, median) "
         "| peak memory |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        row("peer: walk + read + UTF-8 decode + sha1, every file (loop time)", peer_t, 1,
-            [p["cpu_s"] for p in peers],
+        row("floor: walk + read + UTF-8 decode + sha1 of the files lmdata reads (loop time)",
+            peer_t, 1, [p["cpu_s"] for p in peers],
             f"{max(p['vmhwm_kib'] for p in peers) / 1024:,.0f} MiB (VmHWM)"),
-        row("peer, less its time on the files lmdata skips unread", peer_read_t, 1, [],
-            "(same runs)", files=nfiles - peers[0]["unread_files"], all_files=False),
+        row("floor, its read + decode + sha1 phase only (no walk)", peer_read_t, 1, [],
+            "(same runs)", files=nread, all_files=False),
         row("in-process `ingest_sources` (plan + every row, 1 process)", inp_t, 1,
             [r["cpu_s"] for r in inprocs],
             f"{max(r['vmhwm_kib'] for r in inprocs) / 1024:,.0f} MiB (VmHWM)"),
@@ -423,7 +458,7 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
     if ingest_t:
         lines.append(row("lmdata ingest-code, ingest phase only (no write)", ingest_t, cores,
                          lm_cpu, "(same runs)"))  # fmt: skip
-    refs = (("peer, every file", peer_t), ("peer, files lmdata reads", peer_read_t),
+    refs = (("floor (walk + read)", peer_t), ("floor read phase", peer_read_t),
             ("in-process", inp_t))  # fmt: skip
     ratios = [
         "",
@@ -445,7 +480,7 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
         ratios.append(f"| in-process / {rname} | {b / rb:,.1f}x | {m / rm:,.1f}x | - | - |")
     (cb, cm), (lb, lm) = _bm([p["cpu_s"] for p in peers]), _bm(lm_cpu)
     (ib, im) = _bm([r["cpu_s"] for r in inprocs])
-    ratios.append(f"| CPU s (user+sys): lmdata / peer | {lb / cb:,.1f}x | {lm / cm:,.1f}x "
+    ratios.append(f"| CPU s (user+sys): lmdata / floor | {lb / cb:,.1f}x | {lm / cm:,.1f}x "
                   "| - | - |")  # fmt: skip
     ratios.append(f"| CPU s (user+sys): lmdata / in-process | {lb / ib:,.1f}x | {lm / im:,.1f}x "
                   "| - | - |")  # fmt: skip
@@ -501,6 +536,7 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
     writes = ", ".join(f"{r['write_s']:.1f}" for r in runs if r["write_s"] is not None)
     plans = ", ".join(f"{r['plan_s']:.1f}" for r in inprocs)
     p0 = peers[0]
+    walks = ", ".join(f"{p['walk_s']:.2f}" for p in peers)
     mir = inp["mirror"]
     extra = [
         "",
@@ -517,20 +553,29 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
         f"{tot.get('binary_ext_bytes', 0) / MIB:,.1f} MiB), over 1 MB "
         f"({tot.get('oversized_files', 0):,}, {tot.get('oversized_bytes', 0) / MIB:,.1f} MiB) or "
         f"empty ({tot.get('empty_files', 0):,}).",
-        f"Checks: peer files = lmdata `files_seen` = {nfiles:,} (asserted); lmdata read "
-        f"{read_mib:,.1f} MiB (`bytes_in`), wrote {r0['rows_out']:,} rows to bronze/code_files "
+        f"Checks: lmdata `files_seen` = regular files under the trees = {nfiles:,}; the floor "
+        f"read the same {p0['files']:,} files and {p0['bytes']:,} bytes as lmdata's `bytes_in` "
+        f"(asserted every run); lmdata read {read_mib:,.1f} MiB, wrote {r0['rows_out']:,} rows to bronze/code_files "
         f"({r0['bronze_rows']:,} in the snapshot), quarantined "
         f"{sum(r0['quarantined'].values()):,} ({', '.join(f'{k} {v:,}' for k, v in sorted(r0['quarantined'].items())) or 'none'}); "  # noqa: E501
         f"skipped: {', '.join(f'{k[8:]} {v:,}' for k, v in sorted(skipped.items()))}. "
         f"The in-process run wrote the same {inprocs[0]['files']:,} files, quarantine reasons and "
         "languages (asserted).",
-        f"Runs: {len(peers)} x peer, {len(inprocs)} x in-process, {len(runs)} x lmdata "
+        f"Runs: {len(peers)} x floor, {len(inprocs)} x in-process, {len(runs)} x lmdata "
         f"(`--set spark.master={master}`, {r0['counters'].get('units', '?')} units of "
-        f"<= 2,000 files), interleaved; page cache warmed before the first run. lmdata planning + "
+        f"<= 2,000 files), interleaved with the order alternated (floor, in-process, lmdata; "
+        f"then lmdata, in-process, floor; ...); page cache warmed before the first run; 1-minute "
+        f"load average over the runs {M.load_range(peers, inprocs, runs)}. lmdata planning + "
         f"Spark start-up (process start to '[ingest-code] ingest'): {ready} s; its write phase "
         f"(Parquet + Delta commit): {writes} s. In-process planning (walk, license files): "
-        f"{plans} s. The peer spent {p0['unread_s']:.2f} s of its loop on the "
-        f"{p0['unread_files']:,} files ({p0['unread_bytes'] / MIB:,.1f} MiB) lmdata skips unread.",
+        f"{plans} s. The floor's walk (names only) took "
+        f"{walks} s of its loop.",
+        "The floor's file list is lmdata's own selection, not a copy of it: `files_lmdata_reads` "
+        "runs `plan_units` + `iter_unit` (the code the stage runs on its executors) once before "
+        "the runs with `lmdata.ingest.code.sources._read_fs`, the function every file read goes "
+        f"through, wrapped to record each path: {p0['files']:,} files, "
+        f"{p0['bytes'] / MIB:,.1f} MiB. (Before 2026-12-04 the floor read every file under the "
+        "trees, binaries included: 426 MiB where lmdata reads 231 MiB.)",
         f"lmdata processes in the tree: up to {max(r['max_procs'] for r in runs)} (driver Python, "
         "JVM, Python workers); RSS sampled every 0.2 s and summed.",
         "What lmdata does beyond the peer: planning (a walk of every source, license detection), "
@@ -541,13 +586,13 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
         "commits (bronze, quarantine, _meta/stage_runs).",
         "",
         "MiB/s = MiB of input / time, one yardstick for every row: all files = the size of the "
-        "input trees (what the peer reads); bytes lmdata reads = lmdata's `bytes_in` (the files "
-        "it opens). files/s = regular files under the trees / time (for the peer without the "
-        "skipped files: the files it handled in that time).",
+        "input trees; bytes lmdata reads = lmdata's `bytes_in` (the files it opens, the same "
+        "bytes the floor reads). files/s = regular files under the trees / time (for the floor's "
+        "read phase: the files it read in that time).",
         "",
         f"Machine: {os.cpu_count()} cores, shared with other work (other sessions build and test "
         "on it at the same time), so absolute times are noisy; load average (1 min) at the start "
-        f"and end: {inp['load'][0]:.1f}, {inp['load'][1]:.1f}.",
+        f"and end of the invocation: {inp['load'][0]:.1f}, {inp['load'][1]:.1f}.",
         f"Licenses: {unknown_sp} of the {len(SITE_PACKAGES)} site-packages directories get no "
         "license (class unknown): a wheel puts its LICENSE in `<name>-<version>.dist-info/` next "
         "to the package directory, not inside it, so a package directory given as a source "
@@ -570,7 +615,8 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
         f"Reading: the whole `lmdata ingest-code` command handles {_f(nfiles / wb / cores, 0)} "
         f"files/s and {_f(read_mib / wb / cores)} MiB/s (of the bytes it reads) per core, best "
         f"run ({_f(nfiles / wm / cores, 0)} and {_f(read_mib / wm / cores)} median); its "
-        f"core-seconds ({cores} x wall) are {wb * cores / pb:,.0f}x the peer's (every file) and "
+        f"core-seconds ({cores} x wall) are {wb * cores / pb:,.0f}x the floor's (walk + read of "
+        "the same files) and "
         f"{wb * cores / ib:,.0f}x those of the same per-file logic run in one plain process "
         f"(best; {wm * cores / pm:,.0f}x and "
         f"{wm * cores / im:,.0f}x median). In the best run, of {rb['wall_s']:.1f} s, "
@@ -578,7 +624,7 @@ def report(inp: dict, peers: list[dict], inprocs: list[dict], runs: list[dict], 
         f"the ingest phase (units through mapInArrow on {cores} cores, persisted) and "
         f"{rb['write_s'] or 0:.1f} s the Parquet write + Delta commits. The per-file logic itself "
         f"is cheap: in-process it runs at {_f(read_mib / ib)} MiB/s on one core, "
-        f"{ib / prb:,.1f}x the peer's time on the files lmdata reads.",
+        f"{ib / prb:,.1f}x the floor's read phase.",
         "",
     ]
     return "\n".join(reading + lines + ratios + extra)
@@ -606,11 +652,20 @@ def _warm(roots: list[Path]) -> None:
                             pass
 
 
+def command(a: argparse.Namespace) -> str:
+    cmd = "python -m bench.bench_code"
+    if a.repeat != 3:
+        cmd += f" --repeat {a.repeat}"
+    if a.master != "local[2]":
+        cmd += f" --master {a.master}"
+    return cmd
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m bench.bench_code", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--master", default="local[2]")
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     p.add_argument("--peer-worker", help=argparse.SUPPRESS)
@@ -618,15 +673,13 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.peer_worker:
         w = json.loads(a.peer_worker)
-        print(json.dumps(peer_worker(w["roots"], w["cap"])))
+        print(json.dumps(peer_worker(w["roots"], w["list"])))
         return 0
     if a.inproc_worker:
         print(json.dumps(inproc_worker(json.loads(a.inproc_worker))))
         return 0
     from lmdata.config import load_params
-    from lmdata.ingest.code import DEFAULT_PRUNE_DIRS
 
-    assert tuple(DEFAULT_PRUNE_DIRS) == PRUNE_DIRS, (DEFAULT_PRUNE_DIRS, PRUNE_DIRS)
     cfg = load_params(None).ingest_code
     assert not cfg.sources, "params.yaml ingest_code.sources is not empty: it would be ingested too"
     cores = M.local_cores(a.master)
@@ -667,18 +720,30 @@ def main(argv: list[str] | None = None) -> int:
     _warm(roots)
     lm_specs = [{k: s[k] for k in ("uri", "license_override")} for s in specs]
     workdir = OUT / "code-work"
+    floor = files_lmdata_reads(lm_specs)
+    floor_list = OUT / "code-floor-files.json"
+    floor_list.write_text(json.dumps(floor))
+    floor_bytes = sum(n for _p, n in floor)
+    print(f"floor: lmdata reads {len(floor):,} files, {floor_bytes / MIB:,.1f} MiB (its own "
+          f"selection, {floor_list})", flush=True)  # fmt: skip
     peers, inprocs, runs = [], [], []
-    for i in range(1, a.repeat + 1):
-        pr = run_peer(roots, cfg.max_file_bytes)
-        print(f"peer   #{i}: {pr['files']:,} files, {pr['bytes'] / MIB:,.1f} MiB in "
-              f"{pr['seconds']:.2f}s (cpu {pr['cpu_s']:.2f}s, {pr['unread_s']:.2f}s on files "
-              f"lmdata skips unread, VmHWM {pr['vmhwm_kib'] / 1024:.0f} MiB)", flush=True)  # fmt: skip
+
+    def one_peer(i: int) -> None:
+        pr = run_peer(roots, floor_list)
+        print(f"floor  #{i}: {pr['files']:,} files, {pr['bytes'] / MIB:,.1f} MiB in "
+              f"{pr['seconds']:.2f}s (walk {pr['walk_s']:.2f}s, cpu {pr['cpu_s']:.2f}s, VmHWM "
+              f"{pr['vmhwm_kib'] / 1024:.0f} MiB)", flush=True)  # fmt: skip
+        assert (pr["files"], pr["bytes"]) == (len(floor), floor_bytes), pr
         peers.append(pr)
+
+    def one_inproc(i: int) -> None:
         ir = run_inproc(lm_specs)
         print(f"inproc #{i}: {ir['files']:,} files, {ir['rejects']:,} rejects in "
               f"{ir['seconds']:.2f}s (plan {ir['plan_s']:.2f}s, cpu {ir['cpu_s']:.2f}s, VmHWM "
               f"{ir['vmhwm_kib'] / 1024:.0f} MiB)", flush=True)  # fmt: skip
         inprocs.append(ir)
+
+    def one_lmdata(i: int) -> None:
         lr = run_lmdata(lm_specs, i, a.master, workdir, tables=(i == 1))
         print(f"lmdata #{i}: wall {lr['wall_s']:.1f}s, stage {lr['stage_s']:.1f}s, work "
               f"{lr['work_s'] if lr['work_s'] is None else round(lr['work_s'], 1)}s (ingest "
@@ -688,9 +753,16 @@ def main(argv: list[str] | None = None) -> int:
               f"tree peak {lr['tree_peak_rss'] / MIB:.0f} MiB, cpu {lr['cpu_s']:.1f}s",
               flush=True)  # fmt: skip
         runs.append(lr)
-        assert pr["files"] == tot["files"], (pr["files"], tot["files"])
-        assert lr["files_seen"] == pr["files"], (
-            f"lmdata saw {lr['files_seen']} files, peer {pr['files']}"
+
+    for i in range(1, a.repeat + 1):
+        for step in M.pair_order(i, one_peer, one_inproc, one_lmdata):
+            step(i)
+        pr, ir, lr = peers[-1], inprocs[-1], runs[-1]
+        assert lr["files_seen"] == tot["files"], (
+            f"lmdata saw {lr['files_seen']} files, the trees hold {tot['files']}"
+        )
+        assert lr["bytes_in"] == pr["bytes"], (
+            f"lmdata read {lr['bytes_in']:,} bytes, the floor {pr['bytes']:,}"
         )
         assert lr["bronze_rows"] == lr["rows_out"], (lr["bronze_rows"], lr["rows_out"])
         assert ir["files"] == lr["rows_out"], (ir["files"], lr["rows_out"])
@@ -698,25 +770,18 @@ def main(argv: list[str] | None = None) -> int:
         langs_i = {k: v for k, v in ir["counters"].items() if k.startswith("languages:")}
         langs_l = {k: v for k, v in lr["counters"].items() if k.startswith("languages:")}
         assert langs_i == langs_l, (langs_i, langs_l)
-        if lr["bytes_in"] != tot["read_bytes"]:
-            print(f"note: lmdata read {lr['bytes_in']:,} bytes, stat-only estimate "
-                  f"{tot['read_bytes']:,}", flush=True)  # fmt: skip
     inp["load"][1] = os.getloadavg()[0]
     body = report(inp, peers, inprocs, runs, a.master, cores)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     raw = OUT / "code-results.json"
-    raw.write_text(json.dumps({"inputs": inp, "peer": peers, "inproc": inprocs, "lmdata": runs},
+    raw.write_text(json.dumps({"inputs": inp, "peer": peers, "inproc": inprocs, "lmdata": runs,
+                              "stamp": stamp, "command": command(a), "order": M.ALTERNATING},
                               indent=1, default=str))  # fmt: skip
     print()
     print(body)
     print(f"\nraw results: {raw}")
     if not a.no_write:
-        cmd = "python -m bench.bench_code"
-        if a.repeat != 2:
-            cmd += f" --repeat {a.repeat}"
-        if a.master != "local[2]":
-            cmd += f" --master {a.master}"
-        write_benchmarks_md(body, stamp, cmd)
+        write_benchmarks_md(body, stamp, command(a))
         print(f"wrote {BENCHMARKS_MD}")
     return 0
 

@@ -19,7 +19,8 @@ Written twice from the same Arrow chunks:
 - ``peer/part-NNNNN.parquet``: the same rows as plain Parquet, for text-dedup;
 - ``truth.parquet``: doc_id, kind, and for injected duplicates the doc_id of their original.
 
-Runs, interleaved (lmdata, peer, lmdata, peer, ..., then one lmdata run per ``--small-driver``
+Runs: ``--repeat`` (default 3) pairs interleaved with the order alternated (lmdata, peer; peer,
+lmdata; ...), then one lmdata run per ``--small-driver``
 heap, default 1g and 512m; a failing small-heap run is reported, not raised):
 
 - lmdata: ``.venv/bin/lmdata dedup --lake <bench lake> --run-id bench-<n> --rebuild --set
@@ -814,8 +815,7 @@ def report(meta: dict, lms: list[dict], peers: list[dict], small: list[dict], an
 
 def _in_order(lms: list[dict], peers: list[dict], small: list[dict]):
     for i, (lr, pr) in enumerate(zip(lms, peers, strict=True), 1):
-        yield f"lmdata #{i}", lr
-        yield f"text-dedup #{i}", pr
+        yield from M.pair_order(i, (f"lmdata #{i}", lr), (f"text-dedup #{i}", pr))
     for sm in small:
         yield f"lmdata {sm['heap']}" + (" (failed)" if sm.get("failed") else ""), sm
 
@@ -834,13 +834,17 @@ def write_benchmarks_md(section_body: str, stamp: str, command: str) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def _write(meta: dict, repeat: int, body: str, stamp: str) -> None:
+def _command(meta: dict, repeat: int) -> str:
     cmd = f"python -m bench.bench_dedup --mb {meta['mb']}"
     if meta["seed"]:
         cmd += f" --seed {meta['seed']}"
-    if repeat != 2:
+    if repeat != 3:
         cmd += f" --repeat {repeat}"
-    write_benchmarks_md(body, stamp, cmd)
+    return cmd
+
+
+def _write(meta: dict, repeat: int, body: str, stamp: str) -> None:
+    write_benchmarks_md(body, stamp, _command(meta, repeat))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -849,7 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--mb", type=int, default=500, help="corpus size, MiB of UTF-8 text (>=)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3, help="lmdata/peer pairs, order alternated")
     p.add_argument("--master", default="local[2]")
     p.add_argument("--num-proc", type=int, default=2, help="text-dedup's num_proc")
     p.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
@@ -896,13 +900,15 @@ def main(argv: list[str] | None = None) -> int:
     _warm(root)
     workdir = OUT / "dedup-work"
     lms, peers = [], []
-    for i in range(1, a.repeat + 1):
+    def one_lmdata(i: int) -> None:
         lr = run_lmdata(root, i, a.master, workdir, [], analyse=(i == 1))
         print(f"lmdata #{i}: wall {lr['wall_s']:.1f}s, stage {lr['stage_s']:.1f}s, in "
               f"{lr['rows_in']:,} out {lr['rows_out']:,} dropped {lr['dropped']}, tree peak "
               f"{lr['tree_peak_rss'] / MIB:,.0f} MiB, cpu {lr['cpu_s']:.0f}s, phases "
               f"{lr['phases']}", flush=True)  # fmt: skip
         lms.append(lr)
+
+    def one_peer(i: int) -> None:
         pr = run_peer(root, i, a.num_proc, workdir, a.peer_python, analyse=(i == 1))
         pr["largest_cluster"] = (
             max(Counter(pr["_parents"].values()).values(), default=1) if i == 1 else None
@@ -913,6 +919,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{pr['tree_peak_rss'] / MIB:,.0f} MiB, cpu {pr['cpu_s']:.0f}s, timer "
               f"{pr['timer']}", flush=True)  # fmt: skip
         peers.append(pr)
+
+    for i in range(1, a.repeat + 1):
+        for step in M.pair_order(i, one_lmdata, one_peer):
+            step(i)
+        lr, pr = lms[-1], peers[-1]
         assert lr["rows_in"] == meta["docs"], (lr["rows_in"], meta["docs"])
         assert pr["before"] == meta["docs"] and pr["kept_rows"] == pr["after"], pr
         assert lr["rows_out"] == lms[0]["rows_out"], (lr["rows_out"], lms[0]["rows_out"])
@@ -947,6 +958,7 @@ def main(argv: list[str] | None = None) -> int:
     raw.write_text(json.dumps({"meta": meta, "stamp": stamp, "lmdata": [public(r) for r in lms],
                                "peer": [public(r) for r in peers],
                                "lmdata_small_heap": [public(x) for x in small],
+                               "order": M.ALTERNATING, "command": _command(meta, a.repeat),
                                "analysis": ana}, indent=1, default=str))  # fmt: skip
     print()
     print(body)

@@ -2,7 +2,8 @@
 
     python -m bench.bench_ingest --mb 200          # builds/reuses bench/out/cc-wet-mb200-seed0
 
-Same corpus, same invocation, runs interleaved (peer, lmdata, peer, lmdata, ...):
+Same corpus, same invocation, ``--repeat`` (default 3) pairs interleaved with the order
+alternated (peer, lmdata; lmdata, peer; ...):
 
 - peer: the physical floor, one process, one core: every WET file of the listing through
   ``ArchiveIterator(GzipReader(path), record_types=WarcRecordType.conversion)``, each payload read
@@ -35,6 +36,7 @@ import argparse
 import datetime as dt
 import gzip
 import json
+import os
 import re
 import resource
 import shutil
@@ -253,7 +255,9 @@ def report(meta: dict, peers: list[dict], runs: list[dict], master: str, cores: 
         f"{runs[0]['bronze_rows']:,} rows to bronze/web_documents and quarantined "
         f"{runs[0]['quarantined']} (read {runs[0]['bytes_in'] / MIB:,.1f} MiB compressed).",
         f"Runs: {len(peers)} x peer, {len(runs)} x lmdata (`--set spark.master={master}`), "
-        f"interleaved; page cache warmed before the first run. lmdata Spark start-up (process "
+        f"interleaved, order alternated (peer, lmdata; lmdata, peer; ...); 1-minute load "
+        f"average over the runs {M.load_range(peers + runs)}; page cache warmed before the first "
+        f"run. lmdata Spark start-up (process "
         f"start to the session being up): {ready} s; peer process wall incl. Python start: "
         f"{peer_wall} s.",
         f"lmdata processes in the tree: up to {max(r['max_procs'] for r in runs)} "
@@ -279,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--mb", type=int, default=200, help="corpus size, MiB of compressed WET")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3, help="peer/lmdata pairs, order alternated")
     p.add_argument("--master", default="local[2]")
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     p.add_argument("--peer-worker", type=Path, help=argparse.SUPPRESS)
@@ -298,17 +302,26 @@ def main(argv: list[str] | None = None) -> int:
                 pass
     workdir = OUT / "ingest-work"
     peers, runs = [], []
-    for i in range(1, a.repeat + 1):
+    def one_peer(i: int) -> None:
+        load0 = os.getloadavg()[0]
         pr = run_peer(root)
+        pr["loadavg_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
         print(f"peer   #{i}: {pr['records']:,} records in {pr['seconds']:.2f}s "
               f"(cpu {pr['cpu_s']:.2f}s, VmHWM {(pr['vmhwm_kib'] or 0) / 1024:.0f} MiB)", flush=True)  # fmt: skip
         peers.append(pr)
+
+    def one_lmdata(i: int) -> None:
         lr = run_lmdata(root, i, a.master, workdir)
         print(f"lmdata #{i}: wall {lr['wall_s']:.1f}s, stage {lr['stage_s']:.1f}s, work "
               f"{lr['work_s'] if lr['work_s'] is None else round(lr['work_s'], 1)}s, docs "
               f"{lr['docs']:,}, quarantined {lr['quarantined']}, tree peak "
               f"{lr['tree_peak_rss'] / MIB:.0f} MiB, cpu {lr['cpu_s']:.1f}s", flush=True)  # fmt: skip
         runs.append(lr)
+
+    for i in range(1, a.repeat + 1):
+        for step in M.pair_order(i, one_peer, one_lmdata):
+            step(i)
+        pr, lr = peers[-1], runs[-1]
         n = meta["conversion_records"]
         assert pr["records"] == n, f"peer saw {pr['records']} conversion records, corpus has {n}"
         assert lr["docs"] + lr["quarantined"] == pr["records"], (
@@ -318,14 +331,16 @@ def main(argv: list[str] | None = None) -> int:
     body = report(meta, peers, runs, a.master, cores)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     raw = OUT / f"ingest-results-mb{a.mb}-seed{a.seed}.json"
-    raw.write_text(json.dumps({"meta": meta, "peer": peers, "lmdata": runs}, indent=1, default=str))
+    cmd = f"python -m bench.bench_ingest --mb {a.mb}" + (f" --seed {a.seed}" if a.seed else "")
+    if a.repeat != 3:
+        cmd += f" --repeat {a.repeat}"
+    raw.write_text(json.dumps({"meta": meta, "peer": peers, "lmdata": runs, "stamp": stamp,
+                               "command": cmd, "order": M.ALTERNATING},
+                              indent=1, default=str))  # fmt: skip
     print()
     print(body)
     print(f"\nraw results: {raw}")
     if not a.no_write:
-        cmd = f"python -m bench.bench_ingest --mb {a.mb}" + (f" --seed {a.seed}" if a.seed else "")
-        if a.repeat != 2:
-            cmd += f" --repeat {a.repeat}"
         write_benchmarks_md(body, stamp, cmd)
         print(f"wrote {BENCHMARKS_MD}")
     return 0

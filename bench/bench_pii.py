@@ -5,7 +5,8 @@
 Texts: ``--docs`` conversion-record payloads of the benchmark WET corpus (bench/corpus.py), every
 k-th record over all files so that every kind (English pages, foreign text, talk pages, junk,
 duplicates) is in proportion. Each side runs in its own fresh subprocess, one process, one core,
-runs interleaved (naive, lmdata, naive, lmdata, ...):
+``--repeat`` (default 3) pairs interleaved with the order alternated (naive, lmdata; lmdata,
+naive; ...):
 
 - peer (naive Presidio): a default ``AnalyzerEngine`` (blank English spaCy, no NER model is
   reachable offline; ``lmdata.filters.pii.naive_analyzer``) and an ``AnonymizerEngine``; per
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--docs", type=int, default=2000)
     p.add_argument("--batch", type=int, default=2000, help="lmdata batch size (curate: Arrow batch)")
-    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3, help="naive/lmdata pairs, order alternated")
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--worker", choices=("naive", "lmdata"), help=argparse.SUPPRESS)
     p.add_argument("--texts", help=argparse.SUPPRESS)
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     mach = M.machine(("presidio-analyzer", "presidio-anonymizer", "spacy"))
     runs: dict[str, list[dict]] = {"naive": [], "lmdata": []}
     for i in range(a.repeat):
-        for kind in ("naive", "lmdata"):
+        for kind in M.pair_order(i + 1, "naive", "lmdata"):
             load0 = os.getloadavg()[0]
             r = run(kind, tp, a.batch, work / f"{kind}-{i}.json")
             r["loadavg_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     from lmdata.filters.pii import DEFAULT_ENTITIES
 
     command = f"python -m bench.bench_pii --mb {a.mb:g} --docs {a.docs}" + (
-        f" --repeat {a.repeat}" if a.repeat != 2 else "")
+        f" --repeat {a.repeat}" if a.repeat != 3 else "")
 
     body = "\n".join([
         f"`{command}` ({stamp}; {mach['python']}, "
@@ -189,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{same_text:,} / {len(texts):,}"
         + (" (Presidio's anonymizer merges overlapping spans of different types its own way; "
            "lmdata keeps the higher-scoring one)." if same_text < len(texts) else "."),
-        f"Runs interleaved (naive, lmdata) x {a.repeat}, each a fresh subprocess; 1-minute load "
+        f"Runs interleaved, {a.repeat} pairs with the order alternated (naive, lmdata; lmdata, "
+        f"naive; ...), each a fresh subprocess; 1-minute load "
         f"average {min(loads)}-{max(loads)} on {mach['cores']} cores (shared machine).",
         "Why lmdata is faster: no spaCy pass (the blank pipeline adds nothing to pattern "
         "recognizers), one scan per recognizer over the whole batch, and regexes only on the "
@@ -198,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     raw = M.OUT / "pii-results.json"
     raw.write_text(json.dumps({"stamp": stamp, "command": command, "machine": mach, "runs": runs,
                                "same_spans": same_spans, "same_text": same_text,
-                               "docs": len(texts), "mib": mb}, indent=1))  # fmt: skip
+                               "docs": len(texts), "mib": mb, "order": M.ALTERNATING},
+                              indent=1))  # fmt: skip
     print(body)
     if not a.no_write:
         M.replace_section(SECTION, body, before="PII")

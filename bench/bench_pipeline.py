@@ -1,5 +1,6 @@
 """Benchmark (not a test): lmdata's web curation pipeline side by side with the same pipeline in
-datatrove, on the same WET corpus, in one invocation, runs interleaved.
+datatrove, on the same WET corpus, in one invocation, ``--repeat`` (default 3) pairs interleaved with the order alternated (lmdata,
+datatrove; datatrove, lmdata; ...); the ratios are medians over the pairs.
 
     python -m bench.bench_pipeline --mb 200        # builds/reuses bench/out/cc-wet-mb200-seed0
 
@@ -316,9 +317,10 @@ def report(meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, worke
     )
     order = []
     for i, (a, b) in enumerate(zip(lms, peers, strict=True), 1):
-        order.append(f"lmdata #{i} {a['wall_s']:.0f} s (load {a['loadavg_1min'][0]} -> "
-                     f"{a['loadavg_1min'][1]}), datatrove #{i} {b['wall_s']:.0f} s (load "
-                     f"{b['loadavg_1min'][0]} -> {b['loadavg_1min'][1]})")  # fmt: skip
+        sides = [f"lmdata #{i} {a['wall_s']:.0f} s (load {a['loadavg_1min'][0]} -> "
+                 f"{a['loadavg_1min'][1]})", f"datatrove #{i} {b['wall_s']:.0f} s (load "
+                 f"{b['loadavg_1min'][0]} -> {b['loadavg_1min'][1]})"]  # fmt: skip
+        order.append(", ".join(M.pair_order(i, *sides)))
     tok_note = (
         "Tokenization: included on both sides (lmdata mix / datatrove DocumentTokenizer, same "
         "local tokenizer.json)."
@@ -352,12 +354,12 @@ def report(meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, worke
     return "\n".join(lines)
 
 
-def scaling_points() -> list[dict]:
-    """One point per raw results file (one per corpus size), smallest first: lmdata's and, when
-    it ran beside it, datatrove's median wall and CPU seconds. Feeds the "Scaling" section and
-    run_all's summary line."""
+def scaling_points(out: Path | None = None) -> list[dict]:
+    """One point per raw results file under ``out`` (default bench/out; one per corpus size),
+    smallest first: lmdata's and, when it ran beside it, datatrove's median wall and CPU seconds.
+    Feeds the "Scaling" section and run_all's summary line."""
     pts = []
-    for p in M.OUT.glob("pipeline-results-mb*-seed*.json"):
+    for p in (out or M.OUT).glob("pipeline-results-mb*-seed*.json"):
         raw = json.loads(p.read_text())
         peers = raw["peer"]  # empty for a `--no-peer` (lmdata-only) scaling run
         loads = [x for r in raw["lmdata"] + peers for x in r["loadavg_1min"]]
@@ -408,13 +410,13 @@ def _publish(a, meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, 
         f"lmdata only (--no-peer): {lms[-1]['wall_s']:.1f}s wall, {lms[-1]['cpu_s']:.0f} CPU s, "
         f"docs {lms[-1]['docs_in']:,} -> {lms[-1]['docs_filtered']:,} -> {lms[-1]['docs_out']:,}")
     cmd = f"python -m bench.bench_pipeline --mb {a.mb:g}" + (" --no-peer" if not peers else "") + (
-        f" --repeat {a.repeat}" if a.repeat != 2 else "") + (
+        f" --repeat {a.repeat}" if a.repeat != 3 else "") + (
         f" --file-mb {a.file_mb:g}" if a.file_mb != corpus_mod.FILE_MB else "")
     raw = M.OUT / f"pipeline-results-mb{a.mb:g}-seed{a.seed}.json"  # one per size
     if not getattr(a, "from_json", None):
         raw.write_text(json.dumps({"meta": meta, "stamp": stamp, "machine": mach, "lmdata": lms,
-                                   "peer": peers, "tokenize": tokenize, "command": cmd},
-                                  indent=1))  # fmt: skip
+                                   "peer": peers, "tokenize": tokenize, "command": cmd,
+                                   "order": M.ALTERNATING}, indent=1))  # fmt: skip
     print()
     print(body)
     print(f"\nraw results: {raw}")
@@ -435,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--file-mb", type=float, default=corpus_mod.FILE_MB,
                    help="MiB per WET file (small corpora: >= 2 files so datatrove uses 2 workers)")
-    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3, help="lmdata/datatrove pairs, order alternated")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--tokenize", choices=("auto", "yes", "no"), default="auto",
                    help="include tokenization (auto: when `lmdata mix` is available)")
@@ -471,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     for f in root.rglob("*.wet.gz"):  # warm the page cache for both sides
         f.read_bytes()
     lms, peers = [], []
-    for i in range(1, a.repeat + 1):
+    def one_lmdata(i: int) -> None:
+        nonlocal tokenize
         print(f"lmdata #{i} ...", flush=True)
         lms.append(run_lmdata(root, i, master, workdir, params, tokenize))
         if lms[-1].get("mix_error"):
@@ -479,16 +482,24 @@ def main(argv: list[str] | None = None) -> int:
             for r in lms:  # same steps on both sides in every run
                 r["wall_s"] -= r["steps"].get("mix", {}).get("wall_s", 0)
                 r["cpu_s"] -= r["steps"].pop("mix", {}).get("cpu_s", 0)
+            if peers:  # a datatrove run that tokenized before this one: not comparable now
+                raise SystemExit("lmdata mix failed after a datatrove run that tokenized; "
+                                 "rerun with --tokenize no")  # fmt: skip
         print(f"lmdata #{i}: {lms[-1]['wall_s']:.1f}s, {lms[-1]['cpu_s']:.0f} CPU s, docs "
               f"{lms[-1]['docs_in']} -> {lms[-1]['docs_filtered']} -> {lms[-1]['docs_out']}",
               flush=True)  # fmt: skip
-        if not a.no_peer:
-            print(f"datatrove #{i} ...", flush=True)
-            peers.append(run_peer(root, i, workers, workdir, tokenize))
-            pr = peers[-1]
-            print(f"datatrove #{i}: {pr['wall_s']:.1f}s, {pr['cpu_s']:.0f} CPU s, docs "
-                  f"{pr.get('docs_in')} -> {pr['docs_filtered']} -> {pr['docs_out']}, stages "
-                  f"{pr['stage_seconds']}", flush=True)  # fmt: skip
+
+    def one_peer(i: int) -> None:
+        print(f"datatrove #{i} ...", flush=True)
+        peers.append(run_peer(root, i, workers, workdir, tokenize))
+        pr = peers[-1]
+        print(f"datatrove #{i}: {pr['wall_s']:.1f}s, {pr['cpu_s']:.0f} CPU s, docs "
+              f"{pr.get('docs_in')} -> {pr['docs_filtered']} -> {pr['docs_out']}, stages "
+              f"{pr['stage_seconds']}", flush=True)  # fmt: skip
+
+    for i in range(1, a.repeat + 1):
+        for step in M.pair_order(i, one_lmdata, *(() if a.no_peer else (one_peer,))):
+            step(i)
         _publish(a, meta, lms, peers, tokenize, workers, mach)
     return 0
 

@@ -1,0 +1,152 @@
+"""bench/run_all.py: the summary table (medians over interleaved pairs, units, runs, load,
+measured-now vs carried rows), the plan's run counts and the alternating pair order."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # bench/ is a directory of the repository, not an installed package
+    sys.path.insert(0, str(REPO))
+R = importlib.import_module("bench.run_all")
+M = importlib.import_module("bench._measure")
+
+OLD_MD = f"""# Benchmarks
+
+## Summary (make bench)
+
+{R.BEGIN}
+
+| peer | command | time | CPU s | peak memory | load (1 min) | when | check |
+|---|---|---|---|---|---|---|---|
+| text-dedup 0.4.1 MinHash (fuzzy dedup alone) | `python -m bench.bench_dedup --mb 200` | 0.94x | 0.91x | 1.02x | 2.36-2.52 | 2026-12-01 17:28 UTC | docs out 43,447 (lmdata) |
+| os.walk + read (1 process) vs `lmdata ingest-code` | `python -m bench.bench_code` | 15.1x | 27.1x | 9.94x | 1.06-1.89 | 2026-12-01 17:22 UTC |  |
+
+Scaling (the same lmdata pipeline, seconds per GB of compressed WET, wall / CPU; details in "Scaling"): 24 MiB 4,683 / 7,937.
+
+{R.END}
+
+## Corpus
+"""  # noqa: E501
+
+
+def _run(wall: float, cpu: float, load: float, **kw) -> dict:
+    return {"wall_s": wall, "seconds": wall, "cpu_s": cpu, "tree_peak_rss": 100 * M.MIB,
+            "vmhwm_kib": 50 * 1024, "loadavg_1min": [load, load + 0.5], **kw}  # fmt: skip
+
+
+def _write_raw(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    # medians: lmdata wall 20 (not the mean 40 nor the first 10), peer 2 -> 10.0x;
+    # CPU 30 / 3 -> 10.0x
+    code = {
+        "command": "python -m bench.bench_code", "stamp": "2026-12-04 05:40 UTC",
+        "order": M.ALTERNATING,
+        "lmdata": [_run(10, 30, 1.0), _run(90, 20, 2.0), _run(20, 40, 3.0)],
+        "peer": [_run(1, 3, 1.5, files=7, bytes=2 * M.MIB), _run(2, 2, 4.0),
+                 _run(100, 4, 0.5)],
+    }  # fmt: skip
+    (out / "code-results.json").write_text(json.dumps(code))
+    # one pair only: the row must say so
+    pii = {
+        "command": "python -m bench.bench_pii --mb 5 --docs 10", "stamp": "2026-12-04 05:41 UTC",
+        "runs": {"naive": [_run(4, 4, 1.0)], "lmdata": [_run(1, 2, 1.0)]},
+        "same_spans": 10, "docs": 10,
+    }  # fmt: skip
+    (out / "pii-results.json").write_text(json.dumps(pii))
+
+
+def _rows(text: str) -> dict[str, dict]:
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| ") and len(cells) == len(R.COLUMNS) and cells[0] != "row":
+            rows[cells[0]] = dict(zip(R.COLUMNS, cells, strict=True))
+    return rows
+
+
+def test_summary_medians_units_runs_load_and_carried_rows(tmp_path):
+    out = tmp_path / "out"
+    _write_raw(out)
+    started = time.time() - 60
+    os.utime(out / "pii-results.json", (started - 3600, started - 3600))  # before this invocation
+    text = R.summary(5, ran={"code": started, "pii": started}, out=out, md_text=OLD_MD)
+    rows = _rows(text)
+    assert list(rows) == ["dedup", "pii", "code"]  # the summary's fixed row order
+
+    code = rows["code"]
+    assert code["time"] == "10.0x" and code["CPU s"] == "10.0x"
+    assert code["runs"] == "3 pairs, order alternated, median"
+    assert code["time is"] == R.TIME_IS["code"] and "wall" in code["time is"]
+    assert code["load (1 min, min-max)"] == "0.5-4.5"  # over both sides' runs
+    assert code["measured"] == "2026-12-04 05:40 UTC · this invocation"
+    assert code["peak memory"] == "2.00x"  # 100 MiB tree / 50 MiB VmHWM
+    assert "7 files, 2 MiB both" in code["check"]
+
+    pii = rows["pii"]
+    assert pii["time"] == "0.25x" and pii["CPU s"] == "0.50x"
+    assert pii["runs"] == "1 pair, order not recorded, median (< 3)"
+    assert pii["measured"].endswith("· carried")  # written before the step started
+
+    dedup = rows["dedup"]  # no raw result: taken over from the old-layout table
+    assert (dedup["time"], dedup["CPU s"], dedup["peak memory"]) == ("0.94x", "0.91x", "1.02x")
+    assert dedup["runs"].startswith("not recorded")
+    assert dedup["time is"] == R.TIME_IS["dedup"]
+    assert dedup["measured"] == "2026-12-01 17:28 UTC · carried (no raw result)"
+
+    assert "measured: pii" not in text and "measured: code;" in text
+    assert "carried from earlier invocations (their date in *measured*): dedup, pii." in text
+    assert "24 MiB 4,683 / 7,937" in text  # the scaling line is carried too
+
+    # re-rendering its own output keeps the carried row, without stacking markers
+    again = _rows(R.summary(5, ran={}, out=tmp_path / "empty", md_text=text))
+    assert again["code"]["time"] == "10.0x"
+    assert again["code"]["measured"] == "2026-12-04 05:40 UTC · carried (no raw result)"
+    assert again["dedup"]["measured"] == "2026-12-01 17:28 UTC · carried (no raw result)"
+
+
+def test_summary_without_any_result(tmp_path):
+    text = R.summary(5, out=tmp_path, md_text="")
+    assert "(no results yet: run `make bench`)" in text
+    assert "no row was measured by this invocation" in text
+
+
+def test_pair_order_alternates():
+    assert [M.pair_order(i, "a", "b") for i in (1, 2, 3)] == [
+        ("a", "b"), ("b", "a"), ("a", "b"),
+    ]  # fmt: skip
+    assert M.pair_order(2, "peer", "inproc", "lmdata") == ("lmdata", "inproc", "peer")
+
+
+def test_plan_defaults_to_three_pairs_and_quick_leaves_benchmarks_md_alone():
+    full = dict(R.plan(200, 3, 3, scale=(1000,)))
+    for name in ("pii", "code", "tokenize", "ingest", "dedup", "pipeline", "multilingual"):
+        args = full[name]
+        assert args[args.index("--repeat") + 1] == "3", name
+        assert "--no-write" not in args, name
+    assert "--write" in full["tokenize"] and full["scaling"][-1] == "--no-peer"
+    quick = R.plan(200, 1, 1, scale=(1000,), quick=True)
+    assert "scaling" not in dict(quick)
+    for name, args in quick:
+        if "--mb" in args:
+            assert args[args.index("--mb") + 1] == f"{R.QUICK_MB:g}", name
+        assert ("--no-write" in args) or (name == "tokenize" and "--write" not in args), name
+
+
+def test_quick_results_are_kept_apart_from_the_full_runs(tmp_path):
+    (tmp_path / "pii-results.json").write_text('{"full": 1}')
+    (tmp_path / "code-results.json").write_text('{"full": 2}')
+    with R._quick_results(tmp_path):
+        (tmp_path / "pii-results.json").write_text('{"quick": 1}')
+        (tmp_path / "pipeline-results-mb2-seed0.json").write_text('{"quick": 2}')
+    assert (tmp_path / "pii-results.json").read_text() == '{"full": 1}'
+    assert (tmp_path / "pii-results.quick.json").read_text() == '{"quick": 1}'
+    assert not (tmp_path / "pipeline-results-mb2-seed0.json").exists()
+    assert (tmp_path / "pipeline-results-mb2-seed0.quick.json").exists()
+    assert (tmp_path / "code-results.json").read_text() == '{"full": 2}'  # untouched
+    assert not (tmp_path / "code-results.quick.json").exists()
