@@ -178,7 +178,9 @@ class DedupConfig(_Strict):
 
 
 DEFAULT_WEB_FILTERS: dict[str, dict[str, Any] | None] = {
-    "lid_cascade_v1": {},  # lid.176 (+ its macrolanguage group), CLD3 where lid.176 is unsure
+    # lid.176 (+ its macrolanguage group), CLD3 where lid.176 is unsure, then CLD3 on the text
+    # without its diacritics
+    "lid_cascade_v2": {},
     "gopher_repetition_v2": {},  # *_v2: per-language recipes (FineWeb-2), lmdata.lang.recipes
     "gopher_quality_v2": {},
     "c4_v2": {},

@@ -47,7 +47,7 @@ def test_curate_mixed_language_batch(spark, tmp_path):
     for lang, recipe in RECIPES.items():
         clean = by[lang]["clean"]
         assert (
-            {a["language"] for a in clean} == {a["lid_cascade_v1__lang"] for a in clean} == {lang}
+            {a["language"] for a in clean} == {a["lid_cascade_v2__lang"] for a in clean} == {lang}
         )
         assert {a["recipe"] for a in clean} == {recipe}
         assert sum(a["drop_reason"] is None for a in clean) >= 2, (lang, clean)

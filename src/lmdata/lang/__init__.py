@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 #: the attribute every curated web document carries with its language (the label of whichever
-#: language-ID filter ran: lid_cascade_v1 by default), beside ``recipe``
+#: language-ID filter ran: lid_cascade_v2 by default), beside ``recipe``
 LANGUAGE_COLUMN = "language"
 #: where older lakes (curated before the ``language`` attribute) keep it
 LEGACY_LANGUAGE_COLUMNS = ("lid_fasttext_v1__lang",)

@@ -135,7 +135,7 @@ def web_languages(params) -> list[str]:
     lid_cfg = next(
         (
             pipeline[n]
-            for n in ("lid_cascade_v1", "lid_fasttext_v2", "lid_fasttext_v1")
+            for n in ("lid_cascade_v2", "lid_cascade_v1", "lid_fasttext_v2", "lid_fasttext_v1")
             if n in pipeline
         ),
         None,

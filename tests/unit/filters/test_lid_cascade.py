@@ -1,4 +1,5 @@
-"""lid_cascade_v1: lid.176 first, CLD3 as a guarded second opinion (real Leipzig sentences)."""
+"""lid_cascade_v1: lid.176 first, CLD3 as a guarded second opinion; lid_cascade_v2: then CLD3 on
+the text without diacritics (real Leipzig sentences)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from lmdata.filters.langid import (
     LANGUAGES,
     SECOND_OPINION_BELOW,
     LidCascade,
+    LidCascadeV2,
     LidFastTextV2,
+    strip_diacritics,
 )
 from lmdata.lang.recipes import recipe_for
 
@@ -106,3 +109,46 @@ def test_thresholds_accept_cld3_labels_and_reject_unknown_ones() -> None:
 def test_blank_text_is_undetermined() -> None:
     label, s = scored("   \n ")
     assert label == "und" and s["lid_cascade_v1.score"] == 0.0
+
+
+# --- lid_cascade_v2: CLD3 once more on the text without its diacritics --------------------------
+
+
+def test_strip_diacritics_removes_accents_and_tone_marks_only() -> None:
+    assert strip_diacritics("Ọmọ ilé ẹ̀kọ́ ṣe àṣeyọrí") == "Omo ile eko se aseyori"
+    assert strip_diacritics("Crème brûlée, naïve") == "Creme brulee, naive"
+    # other scripts' combining marks are parts of their letters: kept
+    for text in ("हिन्दी भाषा", "ภาษาไทย", "مُدَرِّسَة"):
+        assert strip_diacritics(text) == text
+
+
+@pytest.mark.parametrize("start", [0, 10, 20, 30])
+def test_tone_marked_yoruba_is_recognised_without_its_marks(start: int) -> None:
+    text = doc("yo", start, 10)
+    f = LidCascadeV2()
+    s = f.score(text)
+    v1 = LidCascade().score(text)
+    assert v1["lid_cascade_v1.group_score"] < SECOND_OPINION_BELOW  # v1 is unsure of it
+    assert f.lang_from_scores(s) == "yo"
+    assert s["lid_cascade_v2.stripped"] == 1.0 and s["lid_cascade_v2.cld3"] == 1.0
+    assert s["lid_cascade_v2.group_score"] >= recipe_for("yo").lid_min_score
+    res = FilterPipeline.from_config({"lid_cascade_v2": {}, "gopher_quality_v2": {}}).apply(text)
+    assert res.reason is None or not res.reason.startswith("lid_")
+    assert FilterPipeline.from_config({"lid_cascade_v2": {}}).apply(text).reason is None
+    assert res.labels["language"] == "yo" and res.labels["recipe"] == recipe_for("yo").key
+
+
+@pytest.mark.parametrize("lang", ["so", "la", "mi", "zu"])
+def test_v2_agrees_with_v1_where_v1_is_sure_or_has_no_diacritics(lang: str) -> None:
+    text = doc(lang)
+    s1, s2 = LidCascade().score(text), LidCascadeV2().score(text)
+    assert s2["lid_cascade_v2.stripped"] == 0.0
+    assert {k.split(".")[1]: v for k, v in s1.items()} == {
+        k.split(".")[1]: v for k, v in s2.items() if not k.endswith(".stripped")
+    }
+
+
+def test_confident_answers_never_take_the_third_look() -> None:
+    text = "Le comité a publié son rapport annuel mardi. Il décrit comment la bibliothèque a été financée."
+    s = LidCascadeV2().score(text)
+    assert LidCascadeV2.lang_from_scores(s) == "fr" and s["lid_cascade_v2.stripped"] == 0.0
