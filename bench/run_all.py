@@ -274,7 +274,10 @@ def summary(mb: float, ran: dict[str, float] | None = None, out: Path | None = N
             r["measured"] += " · this invocation"
             fresh.append(k)
         else:
-            r["measured"] += f" · {CARRIED}" + ("" if path is not None else " (no raw result)")
+            if path is None:
+                r["measured"] += f" · {CARRIED} (no raw result)"
+            elif ran:  # --summary-only: no row is this invocation's, the header says so
+                r["measured"] += f" · {CARRIED}"
             carried.append(k)
         lines.append("| " + " | ".join(r[c] for c in COLUMNS) + " |")
     mach = M.machine(("pyspark", "deltalake", "fastwarc", "tokenizers", "presidio-analyzer"))
@@ -409,19 +412,30 @@ def _run_steps(a: argparse.Namespace) -> tuple[list[str], dict[str, float]]:
     return failed, ran
 
 
+# the raw results the steps write (bench/out), by glob
+RESULTS = ("pii-results.json", "code-results.json", "tokenize-results.json",
+           "ingest-results-mb*-seed*.json", "dedup-results-mb*-seed*.json",
+           "pipeline-results-mb*-seed*.json", "multilingual-curate-mb*-seed*.json")  # fmt: skip
+
+
 @contextlib.contextmanager
 def _quick_results(out: Path):
-    """Keep a ``--quick`` run's raw results apart from the full run's: every ``*.json`` under
-    ``out`` that the block creates or changes is renamed ``<name>.quick.json`` afterwards and
-    the full run's copy (if any) put back, so the next full summary, "Scaling" included, never
-    reads quick sizes. (Do not run ``--quick`` beside another benchmark writing to ``out``.)"""
+    """Keep a ``--quick`` run's raw results apart from the full run's: every raw result of the
+    steps (``RESULTS``) under ``out`` that the block creates or changes is renamed
+    ``<name>.quick.json`` afterwards and the full run's copy (if any) put back, so the next full
+    summary, "Scaling" included, never reads quick sizes. (A full run of the same step at the
+    same time would lose its result to the quick one: do not run both at once.)"""
     out.mkdir(parents=True, exist_ok=True)
-    before = {p.name: p.read_bytes() for p in out.glob("*.json")}
+
+    def results() -> list[Path]:
+        return [p for g in RESULTS for p in out.glob(g)]
+
+    before = {p.name: p.read_bytes() for p in results()}
     try:
         yield
     finally:
-        for p in out.glob("*.json"):
-            if p.name.endswith(".quick.json") or before.get(p.name) == p.read_bytes():
+        for p in results():
+            if before.get(p.name) == p.read_bytes():
                 continue
             p.replace(p.with_name(p.stem + ".quick.json"))
             if p.name in before:

@@ -108,6 +108,8 @@ def test_summary_medians_units_runs_load_and_carried_rows(tmp_path):
     assert again["code"]["time"] == "10.0x"
     assert again["code"]["measured"] == "2026-12-04 05:40 UTC · carried (no raw result)"
     assert again["dedup"]["measured"] == "2026-12-01 17:28 UTC · carried (no raw result)"
+    only = _rows(R.summary(5, ran={}, out=out, md_text=OLD_MD))  # --summary-only
+    assert only["code"]["measured"] == "2026-12-04 05:40 UTC"
 
 
 def test_summary_without_any_result(tmp_path):
@@ -150,3 +152,7 @@ def test_quick_results_are_kept_apart_from_the_full_runs(tmp_path):
     assert (tmp_path / "pipeline-results-mb2-seed0.quick.json").exists()
     assert (tmp_path / "code-results.json").read_text() == '{"full": 2}'  # untouched
     assert not (tmp_path / "code-results.quick.json").exists()
+    (tmp_path / "english-budget-mb2.json").write_text("{}")
+    with R._quick_results(tmp_path):  # another benchmark's file is left alone
+        (tmp_path / "english-budget-mb2.json").write_text('{"other": 1}')
+    assert (tmp_path / "english-budget-mb2.json").read_text() == '{"other": 1}'
