@@ -900,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
     _warm(root)
     workdir = OUT / "dedup-work"
     lms, peers = [], []
+
     def one_lmdata(i: int) -> None:
         lr = run_lmdata(root, i, a.master, workdir, [], analyse=(i == 1))
         print(f"lmdata #{i}: wall {lr['wall_s']:.1f}s, stage {lr['stage_s']:.1f}s, in "

@@ -302,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 pass
     workdir = OUT / "ingest-work"
     peers, runs = [], []
+
     def one_peer(i: int) -> None:
         load0 = os.getloadavg()[0]
         pr = run_peer(root)

@@ -473,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in root.rglob("*.wet.gz"):  # warm the page cache for both sides
         f.read_bytes()
     lms, peers = [], []
+
     def one_lmdata(i: int) -> None:
         nonlocal tokenize
         print(f"lmdata #{i} ...", flush=True)
