@@ -156,3 +156,33 @@ def test_quick_results_are_kept_apart_from_the_full_runs(tmp_path):
     with R._quick_results(tmp_path):  # another benchmark's file is left alone
         (tmp_path / "english-budget-mb2.json").write_text('{"other": 1}')
     assert (tmp_path / "english-budget-mb2.json").read_text() == '{"other": 1}'
+
+
+def test_code_floor_reads_exactly_the_files_lmdata_reads(tmp_path):
+    """bench_code's floor list comes from lmdata's own selection: binaries by extension, empty
+    and oversized files, pruned directories and symlinks are left out; a file lmdata opens and
+    then drops (a NUL byte: binary by content) is in, since lmdata read it."""
+    from collections import Counter
+
+    from lmdata.config import load_params
+    from lmdata.ingest.code import CodeIngestOptions, ingest_sources
+
+    code = importlib.import_module("bench.bench_code")
+    cap = load_params(None).ingest_code.max_file_bytes
+    root = tmp_path / "repo"
+    (root / "pkg" / "__pycache__").mkdir(parents=True)
+    (root / "pkg" / "a.py").write_text("print('a')\n")
+    (root / "pkg" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\x00cached")
+    (root / "pkg" / "b.txt").write_bytes(b"text\x00with a NUL\n")
+    (root / "logo.png").write_bytes(b"\x89PNG" + b"\x00" * 100)
+    (root / "empty.py").write_bytes(b"")
+    (root / "big.json").write_bytes(b"[" + b"1," * cap + b"1]")
+    (root / "link.py").symlink_to(root / "pkg" / "a.py")
+    listed = code.files_lmdata_reads([{"uri": str(root), "license_override": "MIT"}])
+    paths = sorted(os.path.relpath(p, root) for p, _n in listed)
+    assert paths == ["pkg/a.py", "pkg/b.txt"]
+    counters = Counter()
+    opts = CodeIngestOptions(max_file_bytes=cap)
+    for _ in ingest_sources([str(root)], opts, counters=counters):
+        pass
+    assert sum(n for _p, n in listed) == counters["bytes_read"]
