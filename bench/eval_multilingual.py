@@ -25,7 +25,7 @@ Spark workers import lmdata from PYTHONPATH first).
    (kept + removed), train split, ``fineweb2-language-distribution.csv``).
 
 Goal per language (issue 17): clean kept >= 0.85 and spam dropped >= 0.90. The goal covers
-the languages the language-ID filter can name (lid_cascade_v1: lid.176's labels and CLD3's extra
+the languages the language-ID filter can name (lid_cascade_v2: lid.176's labels and CLD3's extra
 ones, e.g. mi sn st xh zu); Lingua languages neither model has (lg tn ts) are reported apart. English must not get worse: unless ``--no-dclm``, it also runs
 ``bench/eval_quality_labels.py --no-write`` (DCLM human labels) and reports its ROC-AUC.
 
@@ -56,7 +56,7 @@ FW2 = mc.DEFAULT_DATA / "fineweb2-language-configs"
 GOAL_CLEAN, GOAL_SPAM = 0.85, 0.90
 #: NOT_IN_LID176 (imported above): Lingua languages lid.176 has no label for (the datatrove
 #: comparison leaves them out: its FineWeb-2 route is by lid.176's label)
-#: ... and those no label of the default language-ID filter (lid_cascade_v1) stands for
+#: ... and those no label of the default language-ID filter (lid_cascade_v2) stands for
 NOT_A_LABEL = tuple(lg for lg in NOT_IN_LID176 if lg not in CASCADE_LANGUAGES)
 LID_LABEL = {"nb": "no"}  # Lingua code -> lid.176 label, where they differ
 # Lingua's ISO 639-1 code -> FineWeb-2's ISO 639-3 + script key (configs/<key>.yml); English has

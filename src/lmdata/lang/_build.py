@@ -115,7 +115,7 @@ def build(configs: Path, assignment: Path) -> dict:
         rows = list(csv.DictReader(f))
     lid: dict[str, str | None] = {}
     scripts: dict[str, str] = {}
-    for label in (*LID176_LABELS, *CLD3_EXTRA_LABELS):  # lid_cascade_v1's labels
+    for label in (*LID176_LABELS, *CLD3_EXTRA_LABELS):  # lid_cascade_v1's and v2's labels
         if label in MANUAL:
             key = MANUAL[label]
         else:
