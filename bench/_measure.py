@@ -9,6 +9,9 @@ medians/ratios, the machine description and the BENCHMARKS.md section writer.
   records ``getrusage(RUSAGE_CHILDREN)``: only waited-for descendants, so PySpark's JVM is not in
   it; kept for reference), samples the tree, and returns wall seconds, CPU seconds, peak RSS,
   stdout/stderr and the 1-minute load average before and after.
+- ``start_server(workdir, params)``: a warm Spark Connect server (lmdata.spark.connect) for
+  benchmarks that run the stages as thin clients; ``ServerCPU(pid)``: the CPU seconds its
+  process tree spends while a block runs (per kind of process in ``by_kind``).
 - ``best_median`` / ``median_of`` / ``ratio``: what the tables print.
 - ``machine()``: CPU model, cores, memory, load, Python and package versions.
 - ``replace_section(md, title, body)``: rewrites one ``## title`` section of BENCHMARKS.md (re-read
@@ -18,6 +21,7 @@ medians/ratios, the machine description and the BENCHMARKS.md section writer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -139,6 +143,77 @@ def run_tree(cmd: list[str], run_dir: Path, cwd: Path = REPO, env: dict | None =
         "rusage_children_cpu_s": (ru["utime"] + ru["stime"]) if ru else None,
         "loadavg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],  # before, after
     }
+
+
+class ServerCPU:
+    """user+sys CPU seconds a warm Spark server's process tree (its Python parent, the JVM, the
+    worker daemon and its workers) spends while a block runs: per process, the last sample
+    (every 0.2 s, so workers that exit meanwhile count too: the daemon ignores SIGCHLD, so their
+    time never reaches a parent's children_user) minus what it had used before the block.
+    ``by_kind``: the same seconds per kind of process (the server's Python driver, the JVM, the
+    Python worker daemon, its forked workers; "exited" for one seen only while sampling)."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid, self.cpu_s = pid, 0.0
+        self.by_kind: dict[str, float] = {}
+        self.kinds: dict[tuple[int, float], str] = {}
+
+    def _snapshot(self) -> dict[tuple[int, float], float]:
+        import psutil
+
+        out = {}
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return out
+        java = set()
+        for q in procs:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                if q.name().startswith("java"):
+                    java.add(q.pid)
+        for q in procs:
+            try:
+                ct = q.cpu_times()
+                key = (q.pid, q.create_time())
+                out[key] = ct.user + ct.system
+                self.kinds[key] = (
+                    "driver" if q.pid == self.pid else "jvm" if q.pid in java
+                    else "worker daemon" if q.ppid() in java else "python workers"
+                )  # fmt: skip
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return out
+
+    def __enter__(self):
+        if self.pid is not None:
+            self.base = self._snapshot()
+            self.sampler = TreeSampler(self.pid, include_root=True)
+            self.sampler.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pid is not None:
+            self.sampler.stop.set()
+            self.sampler.join()
+            seen = {**self.sampler.cpu, **self._snapshot()}  # + the block's last 0.2 s
+            used = {k: max(0.0, v - self.base.get(k, 0.0)) for k, v in seen.items()}
+            self.cpu_s = sum(used.values())
+            for k, v in used.items():
+                kind = self.kinds.get(k, "exited")
+                self.by_kind[kind] = round(self.by_kind.get(kind, 0.0) + v, 2)
+
+
+def start_server(workdir: Path, params: Path) -> tuple[str, int, float]:
+    """A warm Spark Connect server (lmdata.spark.connect) with the bench's params: (url, pid,
+    start seconds). Its start is reported on its own, as `make run` / Airflow pay it once."""
+    from lmdata.spark import connect
+
+    env = lmdata_env(LMDATA_PARAMS=str(params))
+    env.pop(connect.ENV_REMOTE, None)
+    t0 = time.perf_counter()
+    url = connect.start(workdir / "spark-connect", env=env)
+    return url, int((workdir / "spark-connect" / "pid").read_text()), time.perf_counter() - t0
 
 
 def lmdata_stats(res: dict, what: str) -> dict:

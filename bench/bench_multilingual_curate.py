@@ -174,64 +174,13 @@ def _gold_rates(urls_kept: set[str] | None, urls_all: list[str]) -> dict:
     return out
 
 
-class ServerCPU:
-    """user+sys CPU seconds a warm Spark server's process tree (its Python parent, the JVM, the
-    worker daemon and its workers) spends while a block runs: per process, the last sample
-    (every 0.2 s, so workers that exit meanwhile count too: the daemon ignores SIGCHLD, so their
-    time never reaches a parent's children_user) minus what it had used before the block."""
-
-    def __init__(self, pid: int | None) -> None:
-        self.pid, self.cpu_s = pid, 0.0
-
-    def _snapshot(self) -> dict[tuple[int, float], float]:
-        import psutil
-
-        out = {}
-        try:
-            root = psutil.Process(self.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return out
-        for q in procs:
-            try:
-                ct = q.cpu_times()
-                out[(q.pid, q.create_time())] = ct.user + ct.system
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-        return out
-
-    def __enter__(self):
-        if self.pid is not None:
-            self.base = self._snapshot()
-            self.sampler = M.TreeSampler(self.pid, include_root=True)
-            self.sampler.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pid is not None:
-            self.sampler.stop.set()
-            self.sampler.join()
-            seen = {**self.sampler.cpu, **self._snapshot()}  # + the block's last 0.2 s
-            self.cpu_s = sum(max(0.0, v - self.base.get(k, 0.0)) for k, v in seen.items())
-
-
-def start_server(workdir: Path, params: Path) -> tuple[str, int, float]:
-    """A warm Spark Connect server (lmdata.spark.connect) with the bench's params: (url, pid,
-    start seconds). Its start is reported on its own, as `make run` / Airflow pay it once."""
-    from lmdata.spark import connect
-
-    env = M.lmdata_env(LMDATA_PARAMS=str(params))
-    env.pop(connect.ENV_REMOTE, None)
-    t0 = time.perf_counter()
-    url = connect.start(workdir / "spark-connect", env=env)
-    return url, int((workdir / "spark-connect" / "pid").read_text()), time.perf_counter() - t0
-
-
 def run_lmdata(root: Path, crawl: str, n: int, workdir: Path, params: Path, nice: int,
                tag: str = "ml", gold: bool = True,
-               server: tuple[str, int] | None = None) -> dict:  # fmt: skip
+               server: tuple[str, int] | None = None,
+               env_extra: dict[str, str] | None = None) -> dict:  # fmt: skip
     """ingest-cc + curate through the CLI; with ``server`` (url, pid) as thin clients of that
-    warm Spark, whose CPU seconds during each step are added to the step's."""
+    warm Spark, whose CPU seconds during each step are added to the step's. ``env_extra``: more
+    environment for the commands (e.g. PYTHONPATH of an older checkout's ``src``)."""
     if server is not None:
         tag = f"{tag}-warm"
     lake = workdir / f"lmdata-lake-{tag}-{n}"
@@ -244,9 +193,10 @@ def run_lmdata(root: Path, crawl: str, n: int, workdir: Path, params: Path, nice
         ("curate", [*base, "curate", *common, "--source", "web", "--run-id", f"bench-{tag}-{n}"]),
     ]  # fmt: skip
     out: dict = {"steps": {}, "loadavg_1min": [round(os.getloadavg()[0], 2)]}
-    env = M.lmdata_env(**({"LMDATA_SPARK_REMOTE": server[0]} if server else {}))
+    env = M.lmdata_env(**({"LMDATA_SPARK_REMOTE": server[0]} if server else {}),
+                       **(env_extra or {}))  # fmt: skip
     for name, cmd in steps:
-        with ServerCPU(server[1] if server else None) as srv:
+        with M.ServerCPU(server[1] if server else None) as srv:
             r = M.run_tree(_nice(cmd, nice), workdir / f"lmdata-run-{tag}-{n}" / name, M.REPO,
                            env)  # fmt: skip
         stats = M.lmdata_stats(r, f"lmdata {name}")
@@ -573,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         out_json.write_text(json.dumps(raw, indent=1) + "\n")
     server = None
     if a.warm:
-        url, pid, secs = start_server(workdir, params)
+        url, pid, secs = M.start_server(workdir, params)
         server, raw["server_start_s"] = (url, pid), round(secs, 2)
         print(f"warm Spark server at {url} in {secs:.1f} s", flush=True)
     sides = ["lmdata", *(["warm"] if a.warm else []), *([] if a.no_peer else ["peer"])]

@@ -17,7 +17,7 @@ _CHILD = (
     "import subprocess, sys; "
     "code = \"b = bytearray(150 << 20); b[::4096] = b'x' * len(b[::4096]); "
     "import time; t = time.process_time()\\n"
-    "while time.process_time() - t < 0.8: pass\"; "
+    'while time.process_time() - t < 0.8: pass"; '
     "sys.exit(subprocess.run([sys.executable, '-c', code]).returncode)"
 )
 
@@ -61,3 +61,43 @@ def test_best_median_and_ratio():
     assert M.best_median([3.0, 1.0, 2.0]) == (1.0, 2.0)
     assert M.median_of([{"x": 1}, {"x": 5}, {"x": 2}], "x") == 2
     assert M.fmt_x(0.5) == "0.50x" and M.fmt_x(12.34) == "12.3x"
+
+
+def test_server_cpu_counts_only_the_block_per_kind_of_process():
+    """A long-lived 'server' (root + a forked-off child, both idle until told to burn CPU):
+    ServerCPU counts what the tree spends inside the block, not before it, per kind."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    code = (
+        "import os, sys, time\n"
+        "def burn(s):\n"
+        "    t = time.process_time()\n"
+        "    while time.process_time() - t < s: pass\n"
+        "burn(0.4)\n"  # before the block: must not count
+        "done_r, done_w = os.pipe()\n"
+        "go_r, go_w = os.pipe()\n"
+        "if os.fork() == 0:\n"  # the forked-off 'worker'
+        "    os.read(go_r, 1); burn(0.4); os.write(done_w, b'x'); time.sleep(30)\n"
+        "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+        "sys.stdin.readline(); os.write(go_w, b'g')\n"
+        "burn(0.4)\n"  # both processes, inside the block
+        "os.read(done_r, 1); sys.stdout.write('done\\n'); sys.stdout.flush(); time.sleep(30)\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        with M.ServerCPU(p.pid) as srv:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            assert p.stdout.readline().strip() == "done"  # both burnt their 0.4 s
+        assert 0.6 <= srv.cpu_s < 1.2  # 2 x 0.4 s, without the 0.4 s burnt before the block
+        assert srv.by_kind["driver"] >= 0.3 and srv.by_kind["python workers"] >= 0.3
+        assert M.ServerCPU(None).cpu_s == 0.0  # no server: nothing to add
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)  # its own group: the root and the forked child
+        p.wait()
