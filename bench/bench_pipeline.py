@@ -14,6 +14,11 @@ Pipeline (same settings on both sides, 2 workers):
   subprocess with ``--set spark.master=local[2]`` on a fresh lake, then ``lmdata mix --no-dvc``
   (every gold document once, the same tokenizer.json) when it is available (``--tokenize``;
   skipped otherwise, and then the peer skips tokenization too).
+  With ``--warm`` the same commands run as thin clients of one warm Spark Connect server
+  (LMDATA_SPARK_REMOTE, what `make run` / Airflow use): the server's start is reported apart
+  (paid once per deployment), its CPU during each step is added to the step's; results go to
+  ``pipeline-warm-results-*.json`` and their own BENCHMARKS.md section (the cold section and the
+  Scaling table stay as they are).
 - peer: ``bench/datatrove_pipeline.py`` in its own venv (``bench/out/datatrove-venv``, datatrove
   0.10.1; see bench/README.md), LocalPipelineExecutor with workers=2: reader + the four filters
   + JsonlWriter, then MinHash stages 1-4, then DocumentTokenizer.
@@ -44,6 +49,7 @@ from bench import corpus as corpus_mod
 
 SECTION = "Curation pipeline vs datatrove"
 SCALING = "Scaling"
+WARM_SECTION = "Curation pipeline vs datatrove, warm Spark server"
 PEER_VENV = M.OUT / "datatrove-venv"
 PEER_PYTHON = PEER_VENV / "bin" / "python"
 PEER_SCRIPT = M.REPO / "bench" / "datatrove_pipeline.py"
@@ -97,7 +103,8 @@ def bench_params(dest: Path, master: str) -> Path:
     web["pipeline"] = {
         f: ({"languages": LANGUAGES} if f == "lid_fasttext_v1" else {}) for f in FILTERS
     }
-    for step in ("normalize", "repeated_lines", "decontam"):  # not in the datatrove pipeline
+    # not in the datatrove pipeline (paragraph/substring dedup: issue 23, after the 0.43x run)
+    for step in ("normalize", "repeated_lines", "paragraph_dedup", "substring_dedup", "decontam"):
         if step in web:
             web[step] = None
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -134,14 +141,37 @@ def mix_spec(specs: Path) -> str:
     return "bench_pipeline"
 
 
+def with_server(step: dict, server_cpu_s: float, server_peak_rss: int) -> dict:
+    """A step run as a thin client of the warm server: its CPU seconds become client + server
+    (the server tree's CPU during the step, bench._measure.ServerCPU), its peak RSS client +
+    server peaks (an upper bound: the two peaks need not coincide); the parts are kept."""
+    return {**step, "cpu_s": step["cpu_s"] + server_cpu_s, "client_cpu_s": step["cpu_s"],
+            "server_cpu_s": round(server_cpu_s, 2),
+            "tree_peak_rss": step["tree_peak_rss"] + server_peak_rss,
+            "client_peak_rss": step["tree_peak_rss"], "server_peak_rss": server_peak_rss}  # fmt: skip
+
+
+def results_path(mb: float, seed: int, warm: bool, out: Path | None = None) -> Path:
+    """The raw results file: one per size, the warm-server run apart (``scaling_points`` reads
+    only the cold ``pipeline-results-*`` files, so a warm run never changes the Scaling table)."""
+    return (out or M.OUT) / f"pipeline-{'warm-' if warm else ''}results-mb{mb:g}-seed{seed}.json"
+
+
 def run_lmdata(root: Path, n: int, master: str, workdir: Path, params: Path,
-               tokenize: bool) -> dict:  # fmt: skip
-    lake = workdir / f"lmdata-lake-{n}"
-    mixes = workdir / f"lmdata-mixtures-{n}"
+               tokenize: bool, server: tuple[str, int] | None = None) -> dict:  # fmt: skip
+    """The lmdata commands on a fresh lake: cold (a JVM each, ``--set spark.master``) or, with
+    ``server`` (url, pid), as thin clients of that warm Spark Connect server
+    (LMDATA_SPARK_REMOTE), whose CPU during each step is added to the step's."""
+    tag = f"warm-{n}" if server else f"{n}"
+    lake = workdir / f"lmdata-lake-{tag}"
+    mixes = workdir / f"lmdata-mixtures-{tag}"
     shutil.rmtree(lake, ignore_errors=True)
     shutil.rmtree(mixes, ignore_errors=True)
     base = [str(M.VENV_BIN / "lmdata")]
-    common = ["--lake", str(lake), "--params", str(params), "--set", f"spark.master={master}"]
+    common = ["--lake", str(lake), "--params", str(params)]
+    if server is None:  # the warm server has its master from the params it started with
+        common += ["--set", f"spark.master={master}"]
+    env = M.lmdata_env(**({"LMDATA_SPARK_REMOTE": server[0]} if server else {}))
     steps = [
         ("ingest-cc", [*base, "ingest-cc", *common, "--source", str(root), "--crawl",
                        corpus_mod.CRAWL, "--format", "wet", "--run-id", f"bench-{n}"]),
@@ -155,7 +185,8 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, params: Path,
                               "--run-id", f"bench-{n}"]))  # fmt: skip
     out: dict = {"steps": {}, "loadavg_1min": [round(os.getloadavg()[0], 2)]}
     for name, cmd in steps:
-        r = M.run_tree(cmd, workdir / f"lmdata-run-{n}" / name, M.REPO, M.lmdata_env())
+        with M.ServerCPU(server[1] if server else None) as srv:
+            r = M.run_tree(cmd, workdir / f"lmdata-run-{tag}" / name, M.REPO, env)
         if name == "mix" and r["rc"] != 0:  # tokenization is optional: compare without it
             out["mix_error"] = f"exit {r['rc']}: {r['stderr'][-2000:]}"
             print(f"  lmdata mix FAILED ({out['mix_error'][:300]}); comparing without "
@@ -168,9 +199,13 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, params: Path,
             "rows_in": stats.get("rows_in"), "rows_out": stats.get("rows_out"),
             "seconds": stats.get("seconds"), "tokens": stats.get("counters", {}).get("tokens"),
         }  # fmt: skip
+        if server:
+            out["steps"][name] = with_server(out["steps"][name], srv.cpu_s,
+                                             srv.sampler.peak_tree)  # fmt: skip
         if name == "curate":  # first failing filter per dropped document, by filter
             out["dropped_by_filter"] = _by_filter(stats.get("dropped", {}))
-        print(f"  lmdata {name}: {r['wall_s']:.1f}s wall, {r['cpu_s']:.0f} CPU s, rows "
+        print(f"  lmdata {name}: {r['wall_s']:.1f}s wall, {out['steps'][name]['cpu_s']:.0f} CPU s"
+              + (f" ({srv.cpu_s:.0f} of them the server's)" if server else "") + ", rows "
               f"{stats.get('rows_in')} -> {stats.get('rows_out')}", flush=True)  # fmt: skip
     st = out["steps"]
     out["wall_s"] = sum(s["wall_s"] for s in st.values())
@@ -275,7 +310,9 @@ def report(meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, worke
     ]
     lm0, pe0 = lms[0], peers[0]
     steps = " + ".join(lm0["steps"])
-    lines.append(f"| lmdata ({steps}, `local[{workers}]`) | " + " | ".join(_cells(lms, gb))
+    how = (" as thin clients of one warm Spark Connect server; client + server CPU and RSS"
+           if meta.get("server_start_s") is not None else "")
+    lines.append(f"| lmdata ({steps}, `local[{workers}]`{how}) | " + " | ".join(_cells(lms, gb))
                  + f" | {lm0['docs_in']:,} | {lm0['docs_filtered']:,} | {lm0['docs_out']:,} |")
     pdi = pe0.get("docs_in")
     lines.append(f"| datatrove 0.10.1 (LocalPipelineExecutor, workers={workers}) | "
@@ -338,6 +375,12 @@ def report(meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, worke
         f"defaults (lmdata: `curate.web.pipeline` = {', '.join(FILTERS)} only), MinHash word "
         f"5-grams, 14 x 8 = 112 permutations; {workers} workers each. {tok_note}",
         f"Steps, median wall s: lmdata {per_step}; datatrove {dt_step}.",
+        *([f"Warm server: started once in {meta['server_start_s']:.1f} s wall (paid once per "
+           f"deployment by `make run` / Airflow; not in the rows); its CPU during each step is "
+           f"in lmdata's CPU s, median server CPU s per step: " + ", ".join(
+               f"{k} {M.median_of([r['steps'][k] for r in lms], 'server_cpu_s'):.1f}"
+               for k in lm0["steps"]) + "."]
+          if meta.get("server_start_s") is not None else []),
         f"Runs, interleaved, with the 1-minute load average before -> after: {'; '.join(order)}.",
         f"Machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB, "
         f"{mach['os']}; shared with other sessions' work, so wall times are noisy and CPU "
@@ -409,10 +452,12 @@ def _publish(a, meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, 
     body = report(meta, lms, peers, tokenize, workers, mach) if peers else (
         f"lmdata only (--no-peer): {lms[-1]['wall_s']:.1f}s wall, {lms[-1]['cpu_s']:.0f} CPU s, "
         f"docs {lms[-1]['docs_in']:,} -> {lms[-1]['docs_filtered']:,} -> {lms[-1]['docs_out']:,}")
+    warm = meta.get("server_start_s") is not None
     cmd = f"python -m bench.bench_pipeline --mb {a.mb:g}" + (" --no-peer" if not peers else "") + (
+        " --warm" if warm else "") + (
         f" --repeat {a.repeat}" if a.repeat != 3 else "") + (
         f" --file-mb {a.file_mb:g}" if a.file_mb != corpus_mod.FILE_MB else "")
-    raw = M.OUT / f"pipeline-results-mb{a.mb:g}-seed{a.seed}.json"  # one per size
+    raw = results_path(a.mb, a.seed, warm)
     if not getattr(a, "from_json", None):
         raw.write_text(json.dumps({"meta": meta, "stamp": stamp, "machine": mach, "lmdata": lms,
                                    "peer": peers, "tokenize": tokenize, "command": cmd,
@@ -421,12 +466,17 @@ def _publish(a, meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, 
     print(body)
     print(f"\nraw results: {raw}")
     if not a.no_write:
-        if peers:  # a --no-peer run only adds its row to the scaling table
-            M.replace_section(SECTION, f"`{cmd}` ({stamp}; {mach['python']})\n\n{body}",
-                              before="Ingest (WET)")  # fmt: skip
-        sc = scaling_report()
-        if sc:
-            M.replace_section(SCALING, sc, before="Ingest (WET)")
+        if warm:  # its own section: the cold one and the Scaling table stay as they are
+            M.replace_section(WARM_SECTION, f"`{cmd}` ({stamp}; {mach['python']})\n\n{body}",
+                              before=("Multilingual curate vs datatrove (FineWeb-2 recipes)",
+                                      SCALING, "Ingest (WET)"))  # fmt: skip
+        else:
+            if peers:  # a --no-peer run only adds its row to the scaling table
+                M.replace_section(SECTION, f"`{cmd}` ({stamp}; {mach['python']})\n\n{body}",
+                                  before="Ingest (WET)")  # fmt: skip
+            sc = scaling_report()
+            if sc:
+                M.replace_section(SCALING, sc, before="Ingest (WET)")
         print(f"wrote {M.BENCHMARKS_MD}")
 
 
@@ -444,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-peer", action="store_true",
                    help="lmdata only (a scaling point too big to run datatrove beside it)")
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
+    p.add_argument("--warm", action="store_true",
+                   help="lmdata's commands as thin clients of one warm Spark Connect server "
+                        "(LMDATA_SPARK_REMOTE; its start reported apart, its CPU added per step)"
+                        " instead of one cold JVM each")  # fmt: skip
     p.add_argument("--from-json", type=Path, help="re-render the sections from a raw results file")
     a = p.parse_args(argv)
     if a.from_json:
@@ -473,11 +527,16 @@ def main(argv: list[str] | None = None) -> int:
     for f in root.rglob("*.wet.gz"):  # warm the page cache for both sides
         f.read_bytes()
     lms, peers = [], []
+    server = None
+    if a.warm:
+        url, pid, secs = M.start_server(workdir, params)
+        server, meta["server_start_s"] = (url, pid), round(secs, 2)
+        print(f"warm Spark server at {url} in {secs:.1f} s", flush=True)
 
     def one_lmdata(i: int) -> None:
         nonlocal tokenize
         print(f"lmdata #{i} ...", flush=True)
-        lms.append(run_lmdata(root, i, master, workdir, params, tokenize))
+        lms.append(run_lmdata(root, i, master, workdir, params, tokenize, server))
         if lms[-1].get("mix_error"):
             tokenize = False
             for r in lms:  # same steps on both sides in every run
@@ -498,10 +557,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{pr.get('docs_in')} -> {pr['docs_filtered']} -> {pr['docs_out']}, stages "
               f"{pr['stage_seconds']}", flush=True)  # fmt: skip
 
-    for i in range(1, a.repeat + 1):
-        for step in M.pair_order(i, one_lmdata, *(() if a.no_peer else (one_peer,))):
-            step(i)
-        _publish(a, meta, lms, peers, tokenize, workers, mach)
+    try:
+        for i in range(1, a.repeat + 1):
+            for step in M.pair_order(i, one_lmdata, *(() if a.no_peer else (one_peer,))):
+                step(i)
+            _publish(a, meta, lms, peers, tokenize, workers, mach)
+    finally:
+        if server is not None:
+            from lmdata.spark import connect
+
+            connect.stop(workdir / "spark-connect")
     return 0
 
 
