@@ -39,6 +39,10 @@ class SparkConfig(_Strict):
     ui: bool = False
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
     conf: dict[str, str] = Field(default_factory=dict)  # any extra spark.* settings
+    # JVM options added to the driver's when lmdata itself launches a local-mode driver (a cold
+    # `lmdata <stage>` command, tests); never to spark-submit, a cluster master or the warm
+    # Spark Connect server. Default measured in BENCHMARKS.md "Cold Spark command (JVM options)".
+    cold_java_options: str = ""
 
     @field_validator("conf")
     @classmethod

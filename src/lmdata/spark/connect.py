@@ -138,7 +138,8 @@ def serve(
     from lmdata.spark.session import get_spark
 
     os.environ.pop(ENV_REMOTE, None)  # the server itself is a classic driver
-    cfg = load_params(None, []).spark
+    # a long-lived driver: keep the full (C2) JIT; cold_java_options are for one-shot commands
+    cfg = load_params(None, []).spark.model_copy(update={"cold_java_options": ""})
     cfg.conf.setdefault("spark.plugins", PLUGIN)
     # its Python workers fork from a daemon that has the filters' heavy imports done (once)
     cfg.conf.setdefault("spark.python.daemon.module", worker_daemon.MODULE)

@@ -149,6 +149,17 @@ def build_conf(cfg: SparkConfig) -> dict[str, str]:
     return conf
 
 
+def cold_local_conf(conf: dict[str, str], master: str, cfg: SparkConfig) -> dict[str, str]:
+    """`conf` with `cfg.cold_java_options` appended to the driver's JVM options when lmdata
+    launches a local-mode driver itself (one JVM per command: its fixed cost is JVM start and
+    JIT warm-up, not the long run a cluster or the warm server is tuned for)."""
+    opts = cfg.cold_java_options.strip()
+    if not opts or not master.startswith("local"):
+        return conf
+    key = "spark.driver.extraJavaOptions"
+    return {**conf, key: f"{conf.get(key, '')} {opts}".strip()}
+
+
 def get_spark(cfg: SparkConfig | None = None, app_name: str | None = None):
     """Build (or return the active) SparkSession for this process."""
     from pyspark.sql import SparkSession
@@ -179,9 +190,9 @@ def get_spark(cfg: SparkConfig | None = None, app_name: str | None = None):
         if not base.contains("spark.app.name"):
             builder = builder.appName(app_name or cfg.app_name)
     else:
-        builder = SparkSession.builder.appName(app_name or cfg.app_name)
-        builder = builder.master(os.environ.get("LMDATA_SPARK_MASTER") or cfg.master)
-        for k, v in build_conf(cfg).items():
+        master = os.environ.get("LMDATA_SPARK_MASTER") or cfg.master
+        builder = SparkSession.builder.appName(app_name or cfg.app_name).master(master)
+        for k, v in cold_local_conf(build_conf(cfg), master, cfg).items():
             builder = builder.config(k, v)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(cfg.log_level)
