@@ -10,7 +10,7 @@ from support import run_stage as _run
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.spark
 LOOSE = (
-    "curate.web.pipeline={lid_cascade_v1: {min_score: 0.0}, "
+    "curate.web.pipeline={lid_cascade_v2: {min_score: 0.0}, "
     "gopher_repetition_v2: {max_top_2gram_char_frac: 0.9, "
     "max_top_4gram_char_frac: 0.9}, gopher_quality_v2: {min_stop_word_count: 0, "
     "min_alpha_word_frac: 0.1, min_word_count: 5, min_mean_word_length: 1}, c4_v2: {}, fineweb_v2: {}}"
