@@ -75,11 +75,16 @@ def _step(run: dict, name: str, key: str) -> float:
     return run["steps"][name][key]
 
 
+def _med(runs: list[dict], name: str, key: str) -> float:
+    """Median over ``runs`` of one step's figure (M.median_of reads a top-level key)."""
+    return M.median_of([{"v": _step(r, name, key)} for r in runs], "v")
+
+
 def report(raw: dict) -> str:
     gb = raw["gb"]
     sides = raw["sides"]
     ref = "baseline" if sides.get("baseline") else "current"
-    base = M.median_of([{"v": _step(r, "curate", "cpu_s")} for r in sides[ref]], "v")
+    base = _med(sides[ref], "curate", "cpu_s")
     lines = [
         "| side | code | runs | curate CPU s (median) | per run | curate CPU s per GB | vs reference "
         "| curate wall s (median) | ingest CPU s (median) | docs in -> kept |",
@@ -89,9 +94,9 @@ def report(raw: dict) -> str:
         runs = sides.get(side) or []
         if not runs:
             continue
-        cpu = M.median_of([{"v": _step(r, "curate", "cpu_s")} for r in runs], "v")
-        wall = M.median_of([{"v": _step(r, "curate", "wall_s")} for r in runs], "v")
-        ing = M.median_of([{"v": _step(r, "ingest-cc", "cpu_s")} for r in runs], "v")
+        cpu = _med(runs, "curate", "cpu_s")
+        wall = _med(runs, "curate", "wall_s")
+        ing = _med(runs, "ingest-cc", "cpu_s")
         ch = cpu / base - 1
         verdict = "reference" if side == ref else (
             f"{ch:+.1%}" + (f" ({'within' if ch <= BUDGET else '**over**'} the 15% budget)"

@@ -440,7 +440,11 @@ _DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\
 def strip_diacritics(text: str) -> str:
     """``text`` decomposed (NFD) without its combining diacritics, recomposed (NFC): ``ẹ̀`` ->
     ``e``; other scripts' combining marks are kept."""
-    return unicodedata.normalize("NFC", _DIACRITICS.sub("", unicodedata.normalize("NFD", text)))
+    return _recompose_without_marks(unicodedata.normalize("NFD", text))
+
+
+def _recompose_without_marks(nfd: str) -> str:
+    return unicodedata.normalize("NFC", _DIACRITICS.sub("", nfd))
 
 
 @register
@@ -455,8 +459,8 @@ class LidCascadeV2(LidCascade):
     100 such paragraphs of each of Lingua's 75 languages the third look changed 84 answers: 76
     to the right language (75 Yoruba, 1 Somali), 8 to a wrong one (4 Yoruba, 2 Irish, 1
     Catalan, 1 Tsonga, which neither model knows); documents lid.176 is sure of never reach it
-    (BENCHMARKS.md, Multilingual curation). The marks are removed for the language decision
-    only; the text is unchanged.
+    (``python -m bench.eval_lid_strip``; BENCHMARKS.md, Multilingual curation). The marks are
+    removed for the language decision only; the text is unchanged.
 
     Score columns: v1's, plus ``stripped`` (1.0 = the answer is CLD3's on the text without
     diacritics; ``cld3`` is then 1.0 too)."""
@@ -470,10 +474,9 @@ class LidCascadeV2(LidCascade):
         out[self.key("stripped")] = 0.0
         group = out[self.key("group_score")]
         if group < SECOND_OPINION_BELOW:
-            head = text[: CLD3_MAX_BYTES * 2]
-            bare = strip_diacritics(head)
-            if bare != unicodedata.normalize("NFC", head):
-                label, prob = predict_cld3(bare)
+            nfd = unicodedata.normalize("NFD", text[: CLD3_MAX_BYTES * 2])
+            if _DIACRITICS.search(nfd):  # only text that has marks to remove
+                label, prob = predict_cld3(_recompose_without_marks(nfd))
                 if label is not None and prob > group:
                     out.update({
                         self.key("score"): prob,
