@@ -61,10 +61,13 @@ $(STAMP): requirements.lock pyproject.toml
 	@# alone: 11.6 s CPU, 5.1 s with .pyc; BENCHMARKS.md "validate (issue 21 item 2)")
 	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode -r requirements.lock
 	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
-	@# torch is not in the uv lock: uv would fetch the multi-GB CUDA build. pip takes the CPU
-	@# wheel these machines keep in their local wheel dir (pip's find-links); a GPU host
-	@# installs its own CUDA torch (see README, Running on a cluster).
-	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install -q "torch==$(TORCH_VERSION)"
+	@# torch is not in the uv lock: its lock entry would pin the multi-GB CUDA build for every
+	@# platform. A CPU wheel in pip's find-links dir (PIP_FIND_LINKS) wins where the machine has
+	@# one; else PyPI's build (CUDA libraries included, ~4.6 GB installed). uv, not pip: uv
+	@# unpacks into its cache and hard-links into the venv, pip unpacks into /tmp and copies, and
+	@# that doubled peak is what ran a CI disk full (stop 29). A GPU host installs its own torch
+	@# (README, Running on a cluster).
+	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/uv pip install --python $(PY) $(if $(wildcard $(PIP_FIND_LINKS)/torch-*.whl),--find-links $(PIP_FIND_LINKS)) "torch==$(TORCH_VERSION)"
 	@# megatron-core only for the test that reads our shards with its own IndexedDataset; without
 	@# deps (its deps are the GPU training stack, which the shard format does not need).
 	@$(PY) -c "import megatron.core" 2>/dev/null || $(VENV)/bin/pip install -q --no-deps "megatron-core==$(MEGATRON_CORE_VERSION)"
