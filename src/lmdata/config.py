@@ -35,7 +35,11 @@ class SparkConfig(_Strict):
     master: str = "local[*]"  # local[N], spark://host:7077, k8s://https://..., yarn
     app_name: str = "lmdata"
     shuffle_partitions: int = Field(8, gt=0)
-    driver_memory: str = "2g"
+    # The driver JVM's heap (-Xmx): a JVM size ("1536m", "2g") or "auto", sized to the work:
+    # in local mode the driver is also the executor, and what a heap holds grows with the task
+    # slots running at once (each a Parquet row group, Arrow batches, shuffle buffers), not
+    # with the input (stages cache DISK_ONLY and spill); lmdata.spark.session.driver_memory.
+    driver_memory: str = Field("auto", pattern=r"^(auto|\d+[kKmMgGtT]?)$")
     ui: bool = False
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
     conf: dict[str, str] = Field(default_factory=dict)  # any extra spark.* settings

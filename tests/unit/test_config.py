@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from lmdata.config import load_params, parse_params, resolve_lake
@@ -54,3 +56,37 @@ def test_spark_conf_from_env(monkeypatch):
     assert conf["spark.executor.memory"] == "8g"
     assert conf["spark.sql.shuffle.partitions"] == "400"
     assert conf["spark.foo"] == "1" and conf["spark.ui.enabled"] == "false"
+
+
+def test_driver_memory_auto_sized_to_task_slots(monkeypatch):
+    from lmdata.config import SparkConfig
+    from lmdata.spark import session
+    from lmdata.spark.session import build_conf, driver_memory, local_slots
+
+    monkeypatch.delenv("LMDATA_SPARK_MASTER", raising=False)
+    monkeypatch.setattr(session.os, "cpu_count", lambda: 6)
+    assert local_slots("local") == 1 and local_slots("local[3]") == 3
+    assert local_slots("local[*]") == 6 and local_slots("local[4,2]") == 4
+    assert local_slots("spark://h:7077") is None and local_slots("k8s://https://x") is None
+    cfg = SparkConfig()  # the default is auto
+    assert driver_memory(cfg, "local[2]") == "1024m"
+    assert driver_memory(cfg, "local") == "768m"  # the floor
+    assert driver_memory(cfg, "local[*]") == f"{384 + 320 * 6}m"
+    assert driver_memory(cfg, "spark://h:7077") == "2g"
+    assert driver_memory(SparkConfig(driver_memory="3g"), "local[2]") == "3g"
+    # the configured master, or LMDATA_SPARK_MASTER over it, when none is passed
+    assert build_conf(SparkConfig(master="local[4]"))["spark.driver.memory"] == "1664m"
+    monkeypatch.setenv("LMDATA_SPARK_MASTER", "local[2]")
+    assert build_conf(SparkConfig(master="local[4]"))["spark.driver.memory"] == "1024m"
+    # never more than half the machine's RAM
+    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    assert driver_memory(cfg, "local[100000]") == f"{max(768, ram_mb // 2)}m"
+
+
+def test_driver_memory_rejects_a_non_jvm_size():
+    import pydantic
+
+    from lmdata.config import SparkConfig
+
+    with pytest.raises(pydantic.ValidationError):
+        SparkConfig(driver_memory="2 GB")

@@ -515,16 +515,21 @@ class CurateStage(Stage):
         in_schema = to_arrow_schema(df.schema)
         steps = json.loads(cfg_json)
         norm_schema = pa.schema(list(in_schema) + NORM_FIELDS)
-        ctx.job_group("normalize" if steps["normalize"] else "hash original text")
-        src = df.mapInArrow(
-            lambda it: _normalize_batches(it, cfg_json, norm_schema), spark_schema(norm_schema)
-        )
         persisted = []
+        src, pre = df, None
         if steps["repeated_lines"] is not None:
-            src = src.persist(StorageLevel.DISK_ONLY)
+            ctx.job_group("normalize" if steps["normalize"] else "hash original text")
+            src = df.mapInArrow(
+                lambda it: _normalize_batches(it, cfg_json, norm_schema), spark_schema(norm_schema)
+            ).persist(StorageLevel.DISK_ONLY)
             persisted.append(src)
             removed = self._repeated_lines(ctx, src, steps["repeated_lines"], persisted)
             src = src.join(removed, "doc_id", "left")
+        else:
+            # Normalization runs inside the scoring UDF: Spark does not fuse two mapInArrow
+            # operators, so chained they hold two Python workers per task (4 on local[2],
+            # ~280 MiB each at 200 MiB of WET) and ship every text JVM -> Python twice.
+            pre = functools.partial(_normalize_batches, cfg_json=cfg_json, out_schema=norm_schema)
         index_bc = None
         if steps["decontam"] is not None:
             from lmdata.filters.decontam import build_index
@@ -554,7 +559,7 @@ class CurateStage(Stage):
         # write at 1 GB of WET (bench_pipeline --mb 1000), as dedup saw at 500 MiB of text.
         scored = (
             src.mapInArrow(
-                lambda it: _score_batches(it, cfg_json, out_schema, index_bc),
+                lambda it: _score_batches(pre(it) if pre else it, cfg_json, out_schema, index_bc),
                 spark_schema(out_schema),
             )
             .withColumn("curate_run_id", F.lit(ctx.run_id))
