@@ -5,8 +5,8 @@ workers would otherwise import again in every worker it forks.
 Spark runs one daemon per executor and forks a worker from it per Python task slot; a reused
 worker keeps its caches, but an idle one is stopped after a minute and every new one starts from
 the daemon's state. Without this, each worker that redacts PII spent ~2.5 s importing Presidio
-(which imports spaCy, which imports thinc, which imports torch when it is installed: 1.5 s of
-it) and ~1.2 s on the toxicity classifier's scikit-learn unpickling, in curate and again in each
+(which imports spaCy, which imports thinc, which would import torch when it is installed; the
+engine's import keeps torch out) and ~1.2 s on the toxicity classifier's scikit-learn unpickling, in curate and again in each
 gate's PII check. Imported once in the daemon, the forked workers share those pages (copy on
 write) and start with them loaded.
 
@@ -28,7 +28,8 @@ MODULE = "lmdata.spark.worker_daemon"
 ENV_MARK = "LMDATA_WORKER_PRELOADED"  # set in the daemon: its workers see how long it took
 # Modules the curate / validate workers import (heaviest first).
 PRELOAD_MODULES = (
-    "presidio_analyzer",  # spaCy, thinc (and torch when installed)
+    # Presidio (spaCy, thinc) is imported by _preload_objects, through lmdata's PII engine: its
+    # import keeps torch out (lmdata.filters.pii.engine._presidio), a plain import here would not
     "sklearn.linear_model",  # the toxicity classifier's pickle
     "fasttext",
     "pyarrow",

@@ -375,3 +375,28 @@ print("ok")
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+_TORCH_PROBE = """
+import importlib.util, sys
+from lmdata.filters.pii import engine
+engine._default_registry()
+spans = engine.naive_analyze("mail bob@example.com")
+print("torch" in sys.modules, [s.entity_type for s in spans])
+print(any(type(f).__name__ == "_NoTorch" for f in sys.meta_path))
+if importlib.util.find_spec("torch") is not None:
+    import torch  # the training stage's import still works afterwards
+    print(torch.tensor([1, 2]).sum().item())
+else:
+    print(3)
+"""
+
+
+def test_presidio_is_imported_without_torch():
+    """spaCy's thinc would import torch (~1.2 s, ~170 MiB per Python worker) for nothing: the
+    engine's import of Presidio keeps it out, and only for that import."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _TORCH_PROBE], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split("\n")[:3] == ["False ['EMAIL_ADDRESS']", "False", "3"]

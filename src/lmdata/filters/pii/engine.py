@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import bisect
 import gc
+import importlib.abc
 import os
+import sys
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -38,13 +40,39 @@ _NAIVE: list[Any] = []
 _ENGINES: dict[tuple[str, ...], _FastEngine] = {}
 
 
+class _NoTorch(importlib.abc.MetaPathFinder):
+    """A meta-path finder that answers "not installed" for torch (`_presidio` uses it)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "torch" or fullname.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {fullname!r} (lmdata: not for Presidio)")
+        return None
+
+
 def _presidio():
-    """Import presidio_analyzer offline-safely (tldextract must not fetch its suffix list)."""
+    """Import presidio_analyzer offline-safely (tldextract must not fetch its suffix list) and
+    without torch.
+
+    Presidio imports spaCy, which imports thinc, whose compat module imports torch whenever it is
+    installed (make setup installs it for the training stage). lmdata's PII engine runs pattern
+    recognizers only, so no spaCy model and no torch op ever runs; the import alone cost every
+    Python worker ~1.2 s and ~170 MiB. thinc treats a missing torch as "no torch" (its own
+    try/except ImportError); the finder is removed right after, so a later `import torch` (the
+    training stage, the embedding quality model on a GPU) works as usual. Where torch is already
+    imported, nothing changes."""
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     # pattern recognizers only (no NLP model): Presidio's device probe (CUDA) is never needed
     os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
-    import presidio_analyzer
+    if "presidio_analyzer" in sys.modules or "torch" in sys.modules:
+        import presidio_analyzer
 
+        return presidio_analyzer
+    finder = _NoTorch()
+    sys.meta_path.insert(0, finder)
+    try:
+        import presidio_analyzer
+    finally:
+        sys.meta_path.remove(finder)
     return presidio_analyzer
 
 
