@@ -11,6 +11,7 @@ MEGATRON_CORE_VERSION ?= 0.16.1
 MINILM_VERSION ?= 0.1.0
 STAMP := $(VENV)/.lmdata-installed
 JARS_STAMP := $(VENV)/jars/.fetched
+CDS_ARCHIVE := $(VENV)/jars/spark-cds.jsa
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export LMDATA_HOME := $(CURDIR)
@@ -24,13 +25,19 @@ PYTEST_ARGS ?=
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: java browser fasttext $(STAMP) $(JARS_STAMP) ## venv + locked packages + torch (CPU) + Delta/S3 jars + Java 17 + Chromium + fastText CLI (idempotent)
+setup: java browser fasttext $(STAMP) $(JARS_STAMP) $(CDS_ARCHIVE) ## venv + locked packages + torch (CPU) + Delta/S3 jars + Spark's class data sharing archive + Java 17 + Chromium + fastText CLI (idempotent)
 
 jars: $(JARS_STAMP) ## the pinned JVM jars of infra/jars.lock (delta-spark, hadoop-aws, AWS SDK v2) -> .venv/jars, sha256-verified
 
 $(JARS_STAMP): infra/jars.lock $(STAMP)
 	$(PY) -m lmdata.lake.jars fetch --dest $(VENV)/jars >/dev/null
 	@touch $@
+
+# AppCDS archive of the Spark + Delta classes for cold local-mode drivers (lmdata.spark.cds): one
+# JDK + class path, so rebuilt when the jars or the locked packages (pyspark) change; a failed
+# build only costs the old start-up time, so it warns instead of failing setup
+$(CDS_ARCHIVE): $(JARS_STAMP) requirements.lock
+	@$(PY) -m lmdata.spark.cds build || echo "warning: no class data sharing archive; cold Spark starts load their classes as before"
 
 java: ## install Java 17 with apt if no java is on PATH
 	@if ! command -v java >/dev/null 2>&1; then \

@@ -47,6 +47,9 @@ class SparkConfig(_Strict):
     # `lmdata <stage>` command, tests); never to spark-submit, a cluster master or the warm
     # Spark Connect server. Default measured in BENCHMARKS.md "Cold Spark command (JVM options)".
     cold_java_options: str = ""
+    # ... and with the class data sharing archive `make setup` builds (lmdata.spark.cds), when it
+    # exists: ~0.7x the CPU of a cold driver start (BENCHMARKS.md "Cold Spark command").
+    class_data_sharing: bool = True
 
     @field_validator("conf")
     @classmethod

@@ -192,10 +192,16 @@ def build_conf(cfg: SparkConfig, master: str | None = None) -> dict[str, str]:
 
 
 def cold_local_conf(conf: dict[str, str], master: str, cfg: SparkConfig) -> dict[str, str]:
-    """`conf` with `cfg.cold_java_options` appended to the driver's JVM options when lmdata
-    launches a local-mode driver itself (one JVM per command: its fixed cost is JVM start and
-    JIT warm-up, not the long run a cluster or the warm server is tuned for)."""
+    """`conf` with the class data sharing archive (lmdata.spark.cds, when built and
+    `cfg.class_data_sharing`) and `cfg.cold_java_options` appended to the driver's JVM options
+    when lmdata launches a local-mode driver itself (one JVM per command: its fixed cost is JVM
+    start and JIT warm-up, not the long run a cluster or the warm server is tuned for; the warm
+    server clears cold_java_options but keeps the archive, which only speeds class loading)."""
     opts = cfg.cold_java_options.strip()
+    if cfg.class_data_sharing and master.startswith("local"):
+        from lmdata.spark import cds
+
+        opts = f"{cds.java_options()} {opts}".strip()
     if not opts or not master.startswith("local"):
         return conf
     key = "spark.driver.extraJavaOptions"
