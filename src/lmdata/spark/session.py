@@ -163,12 +163,18 @@ def local_slots(master: str) -> int | None:
     return int(m.group(1))
 
 
+def configured_master(cfg: SparkConfig) -> str:
+    """The master a classic session lmdata launches itself uses: $LMDATA_SPARK_MASTER, else
+    params.yaml's."""
+    return os.environ.get("LMDATA_SPARK_MASTER") or cfg.master
+
+
 def driver_memory(cfg: SparkConfig, master: str | None = None) -> str:
     """The driver heap for `master` (default: the configured one): `cfg.driver_memory`, or with
     "auto" the size above."""
     if cfg.driver_memory != "auto":
         return cfg.driver_memory
-    slots = local_slots(master or os.environ.get("LMDATA_SPARK_MASTER") or cfg.master)
+    slots = local_slots(master or configured_master(cfg))
     if slots is None:
         return CLUSTER_DRIVER_MEMORY
     mb = max(HEAP_MIN_MB, HEAP_BASE_MB + HEAP_PER_SLOT_MB * slots)
@@ -197,12 +203,14 @@ def cold_local_conf(conf: dict[str, str], master: str, cfg: SparkConfig) -> dict
     when lmdata launches a local-mode driver itself (one JVM per command: its fixed cost is JVM
     start and JIT warm-up, not the long run a cluster or the warm server is tuned for; the warm
     server clears cold_java_options but keeps the archive, which only speeds class loading)."""
+    if local_slots(master) is None:
+        return conf
     opts = cfg.cold_java_options.strip()
-    if cfg.class_data_sharing and master.startswith("local"):
+    if cfg.class_data_sharing:
         from lmdata.spark import cds
 
         opts = f"{cds.java_options()} {opts}".strip()
-    if not opts or not master.startswith("local"):
+    if not opts:
         return conf
     key = "spark.driver.extraJavaOptions"
     return {**conf, key: f"{conf.get(key, '')} {opts}".strip()}
@@ -238,7 +246,7 @@ def get_spark(cfg: SparkConfig | None = None, app_name: str | None = None):
         if not base.contains("spark.app.name"):
             builder = builder.appName(app_name or cfg.app_name)
     else:
-        master = os.environ.get("LMDATA_SPARK_MASTER") or cfg.master
+        master = configured_master(cfg)
         builder = SparkSession.builder.appName(app_name or cfg.app_name).master(master)
         for k, v in cold_local_conf(build_conf(cfg, master), master, cfg).items():
             builder = builder.config(k, v)

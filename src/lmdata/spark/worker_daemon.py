@@ -6,8 +6,8 @@ Spark runs one daemon per executor and forks a worker from it per Python task sl
 worker keeps its caches, but an idle one is stopped after a minute and every new one starts from
 the daemon's state. Without this, each worker that redacts PII spent ~2.5 s importing Presidio
 (which imports spaCy, which imports thinc, which would import torch when it is installed; the
-engine's import keeps torch out) and ~1.2 s on the toxicity classifier's scikit-learn unpickling, in curate and again in each
-gate's PII check. Imported once in the daemon, the forked workers share those pages (copy on
+engine's import keeps torch out) and ~1.2 s on the toxicity classifier's scikit-learn
+unpickling, in curate and again in each gate's PII check. Imported once in the daemon, the forked workers share those pages (copy on
 write) and start with them loaded.
 
 Only imports and the process-wide, configuration-free objects are preloaded (no model a
