@@ -14,6 +14,9 @@ medians/ratios, the machine description and the BENCHMARKS.md section writer.
   process tree spends while a block runs (per kind of process in ``by_kind``).
 - ``best_median`` / ``median_of`` / ``ratio``: what the tables print.
 - ``machine()``: CPU model, cores, memory, load, Python and package versions.
+- ``save_raw(path, data, latest)``: writes a raw results file and keeps a dated copy of it under
+  ``bench/out/history`` (the file at ``path`` is the latest, which the sections are built from;
+  the copies keep what a later run of the same size would otherwise overwrite).
 - ``replace_section(md, title, body)``: rewrites one ``## title`` section of BENCHMARKS.md (re-read
   right before writing: other sections belong to other scripts), or inserts it before
   ``before`` / appends it.
@@ -38,6 +41,7 @@ VENV_BIN = REPO / ".venv" / "bin"
 OUT = REPO / "bench" / "out"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 MIB = 1 << 20
+INVOCATION = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())  # names history files
 
 _WRAPPER = r"""
 import json, resource, subprocess, sys
@@ -50,6 +54,49 @@ sys.exit(r.returncode)
 """
 
 
+def _kind(q) -> str:
+    """What a process of a measured tree is: jvm, py-daemon (PySpark's worker daemon, a child of
+    the JVM), py-worker (forked by the daemon), driver (an lmdata or datatrove command's Python)
+    or its executable's name."""
+    try:
+        name, cmd = q.name(), " ".join(q.cmdline()[:4])
+        if name == "java":
+            return "jvm"
+        if "pyspark.daemon" in cmd or "worker_daemon" in cmd:
+            return "py-daemon" if q.parent() is not None and q.parent().name() == "java" else "py-worker"
+        return "driver" if name.startswith("python") or "lmdata" in cmd else name
+    except Exception:  # gone meanwhile
+        return "exited"
+
+
+def _parts(seen: list) -> list[dict]:
+    """The sampled processes at a new peak of the tree: kind, RSS and PSS (proportional set size:
+    pages shared between processes, e.g. forked workers, divided among them; read from smaps
+    only at a new peak, so the 0.2 s loop stays cheap). The sum of PSS is the tree's memory with
+    shared pages counted once."""
+    out = []
+    for q, rss in seen:
+        try:
+            pss = q.memory_full_info().pss
+        except Exception:  # gone, or no smaps access
+            pss = None
+        out.append({"pid": q.pid, "kind": _kind(q), "rss": rss, "pss": pss})
+    return sorted(out, key=lambda d: -d["rss"])
+
+
+def parts_text(parts: list[dict]) -> str:
+    """'jvm 1,480 + 2 py-worker 740 + driver 208 ... MiB (PSS sum N MiB)' for a report."""
+    by: dict[str, list[int]] = {}
+    for d in parts:
+        by.setdefault(d["kind"], []).append(d["rss"])
+    items = sorted(by.items(), key=lambda kv: -sum(kv[1]))
+    body = " + ".join(f"{len(v)} {k} {sum(v) / MIB:,.0f}" if len(v) > 1 else f"{k} {v[0] / MIB:,.0f}"
+                      for k, v in items)  # fmt: skip
+    pss = [d["pss"] for d in parts if d["pss"] is not None]
+    tail = f" (PSS sum {sum(pss) / MIB:,.0f})" if pss and len(pss) == len(parts) else ""
+    return f"{body} MiB RSS{tail}"
+
+
 class TreeSampler(threading.Thread):
     """Peak RSS and CPU seconds of all descendants of ``pid`` (psutil), every ``interval`` s."""
 
@@ -58,6 +105,7 @@ class TreeSampler(threading.Thread):
         self.pid, self.interval, self.include_root = pid, interval, include_root
         self.stop = threading.Event()
         self.peak_tree = self.peak_single = self.max_procs = 0
+        self.peak_parts: list[dict] = []  # the processes of the sample with the tree's peak
         self.samples = 0
         self.cpu: dict[tuple[int, float], float] = {}  # (pid, create_time) -> user+sys seen last
 
@@ -75,7 +123,7 @@ class TreeSampler(threading.Thread):
                 return
             if self.include_root:
                 procs = [root, *procs]
-            total = 0
+            total, seen = 0, []
             for q in procs:
                 try:
                     with q.oneshot():
@@ -85,7 +133,10 @@ class TreeSampler(threading.Thread):
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 total += rss
+                seen.append((q, rss))
                 self.peak_single = max(self.peak_single, rss)
+            if total > self.peak_tree:
+                self.peak_parts = _parts(seen)
             self.peak_tree = max(self.peak_tree, total)
             self.max_procs = max(self.max_procs, len(procs))
             self.samples += 1
@@ -137,6 +188,7 @@ def run_tree(cmd: list[str], run_dir: Path, cwd: Path = REPO, env: dict | None =
         "tree_peak_rss": sampler.peak_tree,
         "single_peak_rss": sampler.peak_single,
         "max_procs": sampler.max_procs,
+        "peak_parts": sampler.peak_parts,
         "samples": sampler.samples,
         "cpu_s": sampler.cpu_s,
         "rusage_children_maxrss_kib": ru.get("maxrss_kib"),
@@ -242,6 +294,20 @@ def vmhwm_kib() -> int | None:
 
 
 # --------------------------------------------------------------------------- statistics
+
+
+def save_raw(path: Path, data: dict, latest: bool = True) -> Path:
+    """Write ``data`` to ``path`` (when ``latest``: the file the sections and run_all's summary
+    read) and always to ``bench/out/history/<stem>-<UTC time>.json``, one file per run, so no
+    run's raw results are lost to the next run of the same size (named by the invocation's start:
+    a benchmark that saves after every pair keeps one history file). Returns the history copy."""
+    text = json.dumps(data, indent=1, default=str) + "\n"
+    hist = path.parent / "history" / f"{path.stem}-{INVOCATION}.json"
+    hist.parent.mkdir(parents=True, exist_ok=True)
+    hist.write_text(text)
+    if latest:
+        path.write_text(text)
+    return hist
 
 
 def best_median(xs: list[float]) -> tuple[float, float]:

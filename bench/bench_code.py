@@ -774,9 +774,8 @@ def main(argv: list[str] | None = None) -> int:
     body = report(inp, peers, inprocs, runs, a.master, cores)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     raw = OUT / "code-results.json"
-    raw.write_text(json.dumps({"inputs": inp, "peer": peers, "inproc": inprocs, "lmdata": runs,
-                              "stamp": stamp, "command": command(a), "order": M.ALTERNATING},
-                              indent=1, default=str))  # fmt: skip
+    M.save_raw(raw, {"inputs": inp, "peer": peers, "inproc": inprocs, "lmdata": runs,
+                     "stamp": stamp, "command": command(a), "order": M.ALTERNATING})  # fmt: skip
     print()
     print(body)
     print(f"\nraw results: {raw}")

@@ -956,11 +956,11 @@ def main(argv: list[str] | None = None) -> int:
         return {k: v for k, v in d.items() if not k.startswith("_")}
 
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    raw.write_text(json.dumps({"meta": meta, "stamp": stamp, "lmdata": [public(r) for r in lms],
-                               "peer": [public(r) for r in peers],
-                               "lmdata_small_heap": [public(x) for x in small],
-                               "order": M.ALTERNATING, "command": _command(meta, a.repeat),
-                               "analysis": ana}, indent=1, default=str))  # fmt: skip
+    M.save_raw(raw, {"meta": meta, "stamp": stamp, "lmdata": [public(r) for r in lms],
+                     "peer": [public(r) for r in peers],
+                     "lmdata_small_heap": [public(x) for x in small],
+                     "order": M.ALTERNATING, "command": _command(meta, a.repeat),
+                     "analysis": ana})  # fmt: skip
     print()
     print(body)
     print(f"\nraw results: {raw}")

@@ -335,9 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd = f"python -m bench.bench_ingest --mb {a.mb}" + (f" --seed {a.seed}" if a.seed else "")
     if a.repeat != 3:
         cmd += f" --repeat {a.repeat}"
-    raw.write_text(json.dumps({"meta": meta, "peer": peers, "lmdata": runs, "stamp": stamp,
-                               "command": cmd, "order": M.ALTERNATING},
-                              indent=1, default=str))  # fmt: skip
+    M.save_raw(raw, {"meta": meta, "peer": peers, "lmdata": runs, "stamp": stamp,
+                     "command": cmd, "order": M.ALTERNATING})  # fmt: skip
     print()
     print(body)
     print(f"\nraw results: {raw}")

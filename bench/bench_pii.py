@@ -198,10 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         "short windows around trigger characters (module docstring of lmdata.filters.pii).",
     ])
     raw = M.OUT / "pii-results.json"
-    raw.write_text(json.dumps({"stamp": stamp, "command": command, "machine": mach, "runs": runs,
-                               "same_spans": same_spans, "same_text": same_text,
-                               "docs": len(texts), "mib": mb, "order": M.ALTERNATING},
-                              indent=1))  # fmt: skip
+    M.save_raw(raw, {"stamp": stamp, "command": command, "machine": mach, "runs": runs,
+                     "same_spans": same_spans, "same_text": same_text,
+                     "docs": len(texts), "mib": mb, "order": M.ALTERNATING})  # fmt: skip
     print(body)
     if not a.no_write:
         M.replace_section(SECTION, body, before="PII")

@@ -195,7 +195,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, params: Path,
         stats = M.lmdata_stats(r, f"lmdata {name}")
         out["steps"][name] = {
             **{k: r[k] for k in ("wall_s", "cpu_s", "tree_peak_rss", "single_peak_rss",
-                                 "max_procs", "loadavg_1min")},
+                                 "max_procs", "peak_parts", "loadavg_1min")},
             "rows_in": stats.get("rows_in"), "rows_out": stats.get("rows_out"),
             "seconds": stats.get("seconds"), "tokens": stats.get("counters", {}).get("tokens"),
         }  # fmt: skip
@@ -263,7 +263,7 @@ def run_peer(root: Path, n: int, workers: int, workdir: Path, tokenize: bool) ->
     line = [x for x in r["stdout"].splitlines() if x.startswith("{")][-1]
     res = {
         **{k: r[k] for k in ("wall_s", "cpu_s", "tree_peak_rss", "single_peak_rss", "max_procs",
-                             "loadavg_1min")},
+                             "peak_parts", "loadavg_1min")},
         "stage_seconds": json.loads(line)["seconds"],
         "docs_filtered": _count_jsonl(work / "filtered"),
         "docs_out": _count_jsonl(work / "deduped"),
@@ -288,6 +288,16 @@ def run_peer(root: Path, n: int, workers: int, workdir: Path, tokenize: bool) ->
 
 
 # --------------------------------------------------------------------------- report
+
+
+def peaks(run: dict) -> str:
+    """Each lmdata step's tree peak (MiB) and, for the highest, what held it (bench._measure
+    parts_text: kinds of process, RSS, the PSS sum that counts shared pages once)."""
+    st = run["steps"]
+    top = max(st, key=lambda k: st[k]["tree_peak_rss"])
+    each = " / ".join(f"{k} {st[k]['tree_peak_rss'] / M.MIB:,.0f}" for k in st)
+    parts = st[top].get("peak_parts")
+    return f"lmdata per step {each} MiB; at {top}'s peak " + (M.parts_text(parts) if parts else "-")
 
 
 def _cells(runs: list[dict], gb: float) -> list[str]:
@@ -381,6 +391,8 @@ def report(meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, worke
                f"{k} {M.median_of([r['steps'][k] for r in lms], 'server_cpu_s'):.1f}"
                for k in lm0["steps"]) + "."]
           if meta.get("server_start_s") is not None else []),
+        f"Peak memory, first run, the processes at the sample with the tree's peak: {peaks(lm0)}; "
+        f"datatrove {M.parts_text(pe0['peak_parts']) if pe0.get('peak_parts') else '-'}.",
         f"Runs, interleaved, with the 1-minute load average before -> after: {'; '.join(order)}.",
         f"Machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB, "
         f"{mach['os']}; shared with other sessions' work, so wall times are noisy and CPU "
@@ -451,20 +463,21 @@ def _publish(a, meta: dict, lms: list[dict], peers: list[dict], tokenize: bool, 
     stamp = getattr(a, "stamp", None) or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     body = report(meta, lms, peers, tokenize, workers, mach) if peers else (
         f"lmdata only (--no-peer): {lms[-1]['wall_s']:.1f}s wall, {lms[-1]['cpu_s']:.0f} CPU s, "
-        f"docs {lms[-1]['docs_in']:,} -> {lms[-1]['docs_filtered']:,} -> {lms[-1]['docs_out']:,}")
+        f"docs {lms[-1]['docs_in']:,} -> {lms[-1]['docs_filtered']:,} -> {lms[-1]['docs_out']:,}; "
+        f"peak RSS {lms[-1]['tree_peak_rss'] / M.MIB:,.0f} MiB: {peaks(lms[-1])}")
     warm = meta.get("server_start_s") is not None
     cmd = f"python -m bench.bench_pipeline --mb {a.mb:g}" + (" --no-peer" if not peers else "") + (
         " --warm" if warm else "") + (
         f" --repeat {a.repeat}" if a.repeat != 3 else "") + (
         f" --file-mb {a.file_mb:g}" if a.file_mb != corpus_mod.FILE_MB else "")
     raw = results_path(a.mb, a.seed, warm)
-    if not getattr(a, "from_json", None):
-        raw.write_text(json.dumps({"meta": meta, "stamp": stamp, "machine": mach, "lmdata": lms,
-                                   "peer": peers, "tokenize": tokenize, "command": cmd,
-                                   "order": M.ALTERNATING}, indent=1))  # fmt: skip
+    if not getattr(a, "from_json", None):  # a --no-write trial never replaces the latest file
+        hist = M.save_raw(raw, {"meta": meta, "stamp": stamp, "machine": mach, "lmdata": lms,
+                                "peer": peers, "tokenize": tokenize, "command": cmd,
+                                "order": M.ALTERNATING}, latest=not a.no_write)  # fmt: skip
+        print(f"\nraw results: {hist}" + ("" if a.no_write else f" (latest: {raw})"))
     print()
     print(body)
-    print(f"\nraw results: {raw}")
     if not a.no_write:
         if warm:  # its own section: the cold one and the Scaling table stay as they are
             M.replace_section(WARM_SECTION, f"`{cmd}` ({stamp}; {mach['python']})\n\n{body}",
@@ -493,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="include tokenization (auto: when `lmdata mix` is available)")
     p.add_argument("--no-peer", action="store_true",
                    help="lmdata only (a scaling point too big to run datatrove beside it)")
-    p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
+    p.add_argument("--no-write", action="store_true",
+                   help="print only: BENCHMARKS.md and the latest raw results stay (the run goes to bench/out/history)")
     p.add_argument("--warm", action="store_true",
                    help="lmdata's commands as thin clients of one warm Spark Connect server "
                         "(LMDATA_SPARK_REMOTE; its start reported apart, its CPU added per step)"

@@ -45,6 +45,7 @@ from bench._measure import (
     machine,
     replace_section,
     run_tree,
+    save_raw,
     start_server,
 )
 
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.warm:
         out = _warm(a)
         print(json.dumps(out, indent=2))
-        (OUT / "tokenize-warm-results.json").write_text(json.dumps(out, indent=2))
+        save_raw(OUT / "tokenize-warm-results.json", out)
         if a.write:
             replace_section("Tokenization", _section(out, a), before="Training")
         return 0
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             else None
         )
     print(json.dumps(out, indent=2))
-    (OUT / "tokenize-results.json").write_text(json.dumps(out, indent=2))  # for run_all
+    save_raw(OUT / "tokenize-results.json", out)  # for run_all
     if a.write:
         replace_section("Tokenization", _section(out, a), before="Training")
     return 0

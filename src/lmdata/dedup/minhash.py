@@ -362,10 +362,17 @@ def shingle_unit(params: MinHashParams, language: str | None) -> Literal["word",
     return "char" if language in CHAR_SHINGLE_LANGUAGES else "word"
 
 
+# Normalized text hashed per numpy pass. The pass holds several uint64 arrays as long as the
+# batch (rolling hashes, their powers, shingle bounds): at 4 MiB a worker peaked ~160 MiB above
+# its baseline, at 512 KiB ~50 MiB, and the smaller batch is no slower (8,000 web documents:
+# 2.2 vs 2.3 CPU s; the arrays stay in cache). BENCHMARKS.md "Memory".
+BATCH_BYTES = 512 << 10
+
+
 def signatures(
     texts: Sequence[str | None],
     params: MinHashParams,
-    batch_bytes: int = 4 << 20,
+    batch_bytes: int = BATCH_BYTES,
     languages: Sequence[str | None] | None = None,
 ) -> np.ndarray:
     """MinHash signatures, uint32 array (len(texts), num_perm); equal to datasketch's

@@ -1,6 +1,6 @@
 """Encoding documents for shards: one tokenizer per worker process, Arrow-batched.
 
-`encode_documents(texts, tokenizer_json, eod_id)` returns one uint32 token array per document
+`encode_documents(tok, texts, eod_id)` yields one token array per document
 with the end-of-document id appended (Megatron's `preprocess_data.py --append-eod`).
 The tokenizer is built once per Python worker from its JSON (cached by sha256), never pickled.
 """
@@ -27,21 +27,45 @@ def worker_tokenizer(tokenizer_json: bytes, sha256: str | None = None):
     return tok
 
 
-def encode_texts(tok, texts: list[str]) -> list[list[int]]:
-    """Token ids of every text (no special tokens added), via encode_batch_fast when present."""
-    fast = getattr(tok, "encode_batch_fast", None)
-    encs = (fast or tok.encode_batch)(texts, add_special_tokens=False)
-    return [e.ids for e in encs]
+# Documents per encode call. An `Encoding` keeps ids, type ids, token strings, offsets and masks
+# for every token (~100 bytes a token), and `.ids` is a Python list of ints: a whole Arrow batch
+# (2,000 web documents, ~2.6M tokens) encoded at once held ~270 MiB per worker at its peak, and
+# glibc kept most of it. In chunks of this many documents (or CHUNK_CHARS characters) the peak is
+# ~60 MiB at the same speed: the tokenizer runs one thread per worker, so a chunk loses no
+# parallelism (BENCHMARKS.md "Memory").
+CHUNK_DOCS = 128
+CHUNK_CHARS = 1 << 20
 
 
-def encode_documents(tok, texts: list[str], eod_id: int):
-    """One numpy array per document: its tokens followed by the end-of-document id."""
+def _chunks(texts: list[str]):
+    start, chars = 0, 0
+    for i, t in enumerate(texts):
+        chars += len(t)
+        if i + 1 - start >= CHUNK_DOCS or chars >= CHUNK_CHARS:
+            yield texts[start : i + 1]
+            start, chars = i + 1, 0
+    if start < len(texts):
+        yield texts[start:]
+
+
+def iter_ids(tok, texts: list[str]):
+    """Token ids of every text, in order (no special tokens added), encoded a chunk at a time
+    via encode_batch_fast (no offsets) when the tokenizers version has it."""
+    encode = getattr(tok, "encode_batch_fast", None) or tok.encode_batch
+    for chunk in _chunks(texts):
+        for e in encode(chunk, add_special_tokens=False):
+            yield e.ids
+
+
+def encode_documents(tok, texts: list[str], eod_id: int, dtype=None):
+    """One numpy array per document, in order: its tokens followed by the end-of-document id
+    (int64, or `dtype`: the shard's, so no second copy is made when it is written). A
+    generator: only one chunk's encodings are alive at a time."""
     import numpy as np
 
-    out = []
-    for ids in encode_texts(tok, texts):
-        arr = np.empty(len(ids) + 1, dtype=np.int64)
+    dt = np.dtype(dtype or np.int64)
+    for ids in iter_ids(tok, texts):
+        arr = np.empty(len(ids) + 1, dtype=dt)
         arr[:-1] = ids
         arr[-1] = eod_id
-        out.append(arr)
-    return out
+        yield arr

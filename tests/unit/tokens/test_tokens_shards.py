@@ -11,6 +11,7 @@ from tokens_helpers import real_texts
 
 from lmdata.errors import ConfigError
 from lmdata.mixture.manifest import fingerprint, iter_texts, verify_manifest, write_manifest
+from lmdata.tokens import encode as encode_mod
 from lmdata.tokens.encode import encode_documents, worker_tokenizer
 from lmdata.tokens.megatron import IndexedDataset, IndexedDatasetWriter, dtype_for_vocab
 from lmdata.tokens.shards import ShardReader
@@ -62,6 +63,24 @@ def test_missing_eod_token_and_bad_file_are_named(tmp_path, tok):
         load_tokenizer(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_tokenizer(tmp_path / "missing.json")
+
+
+def test_chunked_encoding_equals_one_batch(tok, monkeypatch):
+    """encode_documents encodes a chunk at a time (bounded worker memory): the ids, their
+    order and the appended end-of-document id are those of one encode_batch over everything,
+    whether a chunk ends on its document count or on its character budget."""
+    texts = [*real_texts(), *TRICKY, "x" * 5000]
+    eod = tok.token_to_id("<|endoftext|>")
+    whole = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    for docs, chars in ((3, 1 << 20), (10_000, 4000), (1, 1)):
+        monkeypatch.setattr(encode_mod, "CHUNK_DOCS", docs)
+        monkeypatch.setattr(encode_mod, "CHUNK_CHARS", chars)
+        sizes = [len(c) for c in encode_mod._chunks(texts)]
+        assert sum(sizes) == len(texts) and max(sizes) <= docs and len(sizes) > 1
+        got = list(encode_documents(tok, texts, eod, np.uint16))
+        assert [a.dtype for a in got] == [np.dtype(np.uint16)] * len(texts)
+        assert [a[:-1].tolist() for a in got] == whole
+        assert {int(a[-1]) for a in got} == {eod}
 
 
 def test_dtype_rule():

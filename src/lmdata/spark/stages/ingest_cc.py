@@ -36,9 +36,11 @@ _OUT_SCHEMA = pa.schema(
 _DOC_SCHEMA = pa.schema([f.with_nullable(True) for f in WEB_DOCUMENT_SCHEMA])
 # Rows per output Arrow batch, and a bound on a batch's text (chars): big batches amortise the
 # per-batch cost of the Python -> JVM transfer; the text bound keeps a batch of huge documents
-# from growing without end.
-BATCH_ROWS = 4096
-BATCH_TEXT_CHARS = 32 << 20
+# from growing without end. A Python worker holds about two batches (the column lists being filled
+# and the Arrow batch being sent): at 4,096 rows / 32M chars a worker peaked at ~340 MiB on web
+# text; 1,024 rows (~4.5 MB of WET text) already amortise the transfer (BENCHMARKS.md "Memory").
+BATCH_ROWS = 1024
+BATCH_TEXT_CHARS = 8 << 20
 STAGING = "_staging"  # under the lake: per-run side outputs of the executors (deleted after use)
 
 

@@ -101,7 +101,7 @@ def _write_shard(batches, staging: str, tok_json: bytes, tok_sha: str, eod_id: i
             buckets = batch.column("bucket").to_pylist()
             lics = batch.column("license").to_pylist()
             nbytes = batch.column("nbytes").to_pylist()
-            docs = encode_documents(tok, texts, eod_id)
+            docs = encode_documents(tok, texts, eod_id, dtype)
             for arr, s, lang, b, lic, nb in zip(
                 docs, sources, langs, buckets, lics, nbytes, strict=True
             ):
@@ -520,12 +520,11 @@ class MixStage(Stage):
         else:
             tok_json = _given_tokenizer(spec, spec_file)
             tok = load_tokenizer(tok_json)
-        from lmdata.tokens.encode import encode_texts
+        from lmdata.tokens.encode import iter_ids
 
         tokens: dict[str, int] = {}
         nbytes: dict[str, int] = {}
-        ids = encode_texts(tok, texts)
-        for r, t in zip(rows, ids, strict=True):
+        for r, t in zip(rows, iter_ids(tok, texts), strict=True):
             tokens[r["source"]] = tokens.get(r["source"], 0) + len(t)
             nbytes[r["source"]] = nbytes.get(r["source"], 0) + len(r["text"].encode("utf-8"))
         return tok_json, _tpb(spec, tokens, nbytes)
