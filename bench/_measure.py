@@ -106,6 +106,7 @@ class TreeSampler(threading.Thread):
         self.stop = threading.Event()
         self.peak_tree = self.peak_single = self.max_procs = 0
         self.peak_parts: list[dict] = []  # the processes of the sample with the tree's peak
+        self.vfork_skipped = 0  # samples of a JVM's not-yet-exec'd child, not counted
         self.samples = 0
         self.cpu: dict[tuple[int, float], float] = {}  # (pid, create_time) -> user+sys seen last
 
@@ -123,14 +124,22 @@ class TreeSampler(threading.Thread):
                 return
             if self.include_root:
                 procs = [root, *procs]
-            total, seen = 0, []
+            total, seen, names = 0, [], {}
             for q in procs:
                 try:
                     with q.oneshot():
                         rss = q.memory_info().rss
                         ct = q.cpu_times()
                         self.cpu[(q.pid, q.create_time())] = ct.user + ct.system
+                        names[q.pid] = (q.name(), q.ppid())
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                name, ppid = names[q.pid]
+                if name == "java" and names.get(ppid, ("",))[0] == "java":
+                    # the JVM starting a program (posix_spawn: a vfork-style child that shares
+                    # its parent's memory until it execs): its RSS is the parent's, not more
+                    # memory; counted, it doubled the JVM in a 0.2 s sample now and then
+                    self.vfork_skipped += 1
                     continue
                 total += rss
                 seen.append((q, rss))
@@ -189,6 +198,7 @@ def run_tree(cmd: list[str], run_dir: Path, cwd: Path = REPO, env: dict | None =
         "single_peak_rss": sampler.peak_single,
         "max_procs": sampler.max_procs,
         "peak_parts": sampler.peak_parts,
+        "vfork_skipped": sampler.vfork_skipped,
         "samples": sampler.samples,
         "cpu_s": sampler.cpu_s,
         "rusage_children_maxrss_kib": ru.get("maxrss_kib"),

@@ -195,7 +195,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, params: Path,
         stats = M.lmdata_stats(r, f"lmdata {name}")
         out["steps"][name] = {
             **{k: r[k] for k in ("wall_s", "cpu_s", "tree_peak_rss", "single_peak_rss",
-                                 "max_procs", "peak_parts", "loadavg_1min")},
+                                 "max_procs", "peak_parts", "vfork_skipped", "loadavg_1min")},
             "rows_in": stats.get("rows_in"), "rows_out": stats.get("rows_out"),
             "seconds": stats.get("seconds"), "tokens": stats.get("counters", {}).get("tokens"),
         }  # fmt: skip
