@@ -112,6 +112,31 @@ def test_summary_medians_units_runs_load_and_carried_rows(tmp_path):
     assert only["code"]["measured"] == "2026-12-04 05:40 UTC"
 
 
+def test_warm_pipeline_row_comes_from_its_own_results(tmp_path):
+    """The warm-server pipeline (make bench's pipeline-warm step, 24 MiB whatever SIZE is) has
+    its own row beside the cold one, from pipeline-warm-results-mb24-seed0.json."""
+    out = tmp_path / "out"
+    out.mkdir()
+    docs = {"docs_out": 4452}
+    warm = {
+        "command": "python -m bench.bench_pipeline --mb 24 --warm", "order": M.ALTERNATING,
+        "stamp": "2026-12-04 06:35 UTC",
+        "lmdata": [_run(70, 96, 2.0, **docs), _run(66, 90, 2.5, **docs), _run(78, 99, 3.0, **docs)],
+        "peer": [_run(280, 288, 2.0, docs_out=4373), _run(287, 288, 2.0, docs_out=4373),
+                 _run(282, 280, 2.0, docs_out=4373)],
+    }  # fmt: skip
+    (out / f"pipeline-warm-results-mb{R.WARM_MB}-seed0.json").write_text(json.dumps(warm))
+    started = time.time() - 60
+    rows = _rows(R.summary(200, ran={"pipeline-warm": started}, out=out, md_text=""))
+    row = rows["pipeline-warm"]
+    assert row["time"] == "0.25x"  # median 70 / median 282
+    assert row["CPU s"] == "0.33x" and row["peak memory"] == "1.00x"  # 96 / 288
+    assert row["runs"] == "3 pairs, order alternated, median"
+    assert row["time is"] == R.TIME_IS["pipeline-warm"]
+    assert row["check"] == "docs out 4,452 vs 4,373"
+    assert row["measured"].endswith("· this invocation")
+
+
 def test_summary_without_any_result(tmp_path):
     text = R.summary(5, out=tmp_path, md_text="")
     assert "(no results yet: run `make bench`)" in text
@@ -127,11 +152,14 @@ def test_pair_order_alternates():
 
 def test_plan_defaults_to_three_pairs_and_quick_leaves_benchmarks_md_alone():
     full = dict(R.plan(200, 3, 3, scale=(1000,)))
-    for name in ("pii", "code", "tokenize", "ingest", "dedup", "pipeline", "multilingual"):
+    for name in ("pii", "code", "tokenize", "ingest", "dedup", "pipeline", "pipeline-warm",
+                 "multilingual"):
         args = full[name]
         assert args[args.index("--repeat") + 1] == "3", name
         assert "--no-write" not in args, name
     assert "--write" in full["tokenize"] and full["scaling"][-1] == "--no-peer"
+    warm = full["pipeline-warm"]
+    assert "--warm" in warm and warm[warm.index("--mb") + 1] == f"{R.WARM_MB:g}"
     quick = R.plan(200, 1, 1, scale=(1000,), quick=True)
     assert "scaling" not in dict(quick)
     for name, args in quick:
