@@ -49,13 +49,18 @@ def _small_star(edges):
 def connected_components(edges, max_rounds: int = 64, checkpoint: bool = True):
     """edges: DataFrame(u, v) of comparable node ids (undirected). Returns DataFrame(node, component)
     for every node that appears in an edge, component = the smallest node id of its component."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    cur = edges.select("u", "v").where(F.col("u") != F.col("v")).distinct()
-    cur = cur.localCheckpoint() if checkpoint else cur.cache()
+    # On disk, never in the heap: a memory-backed localCheckpoint (Spark's default level) ran a
+    # 768m local driver out of heap on the 1 GB pipeline's edges; the rounds read each level once.
+    def keep(df):
+        disk = StorageLevel.DISK_ONLY
+        return df.localCheckpoint(eager=True, storageLevel=disk) if checkpoint else df.persist(disk)
+
+    cur = keep(edges.select("u", "v").where(F.col("u") != F.col("v")).distinct())
     for rnd in range(1, max_rounds + 1):
-        nxt = _small_star(_large_star(cur))
-        nxt = nxt.localCheckpoint() if checkpoint else nxt.cache()
+        nxt = keep(_small_star(_large_star(cur)))
         changed = nxt.exceptAll(cur).limit(1).count() + cur.exceptAll(nxt).limit(1).count()
         cur = nxt
         if changed == 0:

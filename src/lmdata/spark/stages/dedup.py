@@ -180,7 +180,7 @@ class DedupStage(Stage):
             docs.select("doc_id", F.col(sort_col).alias("crawl"), "source", url_expr.alias("url"))
             .join(keys, "doc_id")
             .withColumn("is_new", F.lit(1))
-            .persist()
+            .persist(StorageLevel.DISK_ONLY)  # signatures of the whole batch: off the heap
         )
         nodes = new
         # the index(es) of what is already kept: this source's, and with dedup.cross_source the
@@ -294,7 +294,7 @@ class DedupStage(Stage):
                 .otherwise(F.lit("near_duplicate")),
             )
             .withColumn("dedup_run_id", F.lit(ctx.run_id))
-            .persist()
+            .persist(StorageLevel.DISK_ONLY)
         )
         counts = res.groupBy("dedup_reason").count().collect()
         ctx.stats.rows_in = sum(r["count"] for r in counts)
