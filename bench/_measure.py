@@ -24,7 +24,6 @@ medians/ratios, the machine description and the BENCHMARKS.md section writer.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
@@ -54,22 +53,27 @@ sys.exit(r.returncode)
 """
 
 
-def _kind(q) -> str:
-    """What a process of a measured tree is: jvm, py-daemon (PySpark's worker daemon, a child of
-    the JVM), py-worker (forked by the daemon), driver (an lmdata or datatrove command's Python)
-    or its executable's name."""
-    try:
-        name, cmd = q.name(), " ".join(q.cmdline()[:4])
-        if name == "java":
+def process_kinds(procs: dict[int, tuple[str, int]], driver: int | None = None) -> dict[int, str]:
+    """pid -> what the process of a Spark tree is, from {pid: (name, ppid)}: "jvm", "worker
+    daemon" (PySpark's, a child of the JVM), "python workers" (forked by the daemon), "driver"
+    (``driver``; without one, every other process: the lmdata or datatrove command's Python and
+    its wrapper; with one, the rest count as python workers, as ServerCPU always did)."""
+    java = {pid for pid, (name, _) in procs.items() if name.startswith("java")}
+    daemons = {pid for pid, (_, ppid) in procs.items() if ppid in java and pid not in java}
+
+    def kind(pid: int, ppid: int) -> str:
+        if pid == driver:
+            return "driver"
+        if pid in java:
             return "jvm"
-        if "pyspark.daemon" in cmd or "worker_daemon" in cmd:
-            return "py-daemon" if q.parent() is not None and q.parent().name() == "java" else "py-worker"
-        return "driver" if name.startswith("python") or "lmdata" in cmd else name
-    except Exception:  # gone meanwhile
-        return "exited"
+        if pid in daemons:
+            return "worker daemon"
+        return "python workers" if ppid in daemons or driver is not None else "driver"
+
+    return {pid: kind(pid, ppid) for pid, (_, ppid) in procs.items()}
 
 
-def _parts(seen: list) -> list[dict]:
+def _parts(seen: list, kinds: dict[int, str]) -> list[dict]:
     """The sampled processes at a new peak of the tree: kind, RSS and PSS (proportional set size:
     pages shared between processes, e.g. forked workers, divided among them; read from smaps
     only at a new peak, so the 0.2 s loop stays cheap). The sum of PSS is the tree's memory with
@@ -80,12 +84,12 @@ def _parts(seen: list) -> list[dict]:
             pss = q.memory_full_info().pss
         except Exception:  # gone, or no smaps access
             pss = None
-        out.append({"pid": q.pid, "kind": _kind(q), "rss": rss, "pss": pss})
+        out.append({"pid": q.pid, "kind": kinds[q.pid], "rss": rss, "pss": pss})
     return sorted(out, key=lambda d: -d["rss"])
 
 
 def parts_text(parts: list[dict]) -> str:
-    """'jvm 1,480 + 2 py-worker 740 + driver 208 ... MiB (PSS sum N MiB)' for a report."""
+    """'jvm 1,480 + 2 python workers 740 + driver 208 ... MiB RSS (PSS sum N)' for a report."""
     by: dict[str, list[int]] = {}
     for d in parts:
         by.setdefault(d["kind"], []).append(d["rss"])
@@ -145,7 +149,7 @@ class TreeSampler(threading.Thread):
                 seen.append((q, rss))
                 self.peak_single = max(self.peak_single, rss)
             if total > self.peak_tree:
-                self.peak_parts = _parts(seen)
+                self.peak_parts = _parts(seen, process_kinds(names))
             self.peak_tree = max(self.peak_tree, total)
             self.max_procs = max(self.max_procs, len(procs))
             self.samples += 1
@@ -229,22 +233,18 @@ class ServerCPU:
             procs = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return out
-        java = set()
-        for q in procs:
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                if q.name().startswith("java"):
-                    java.add(q.pid)
+        names, keys = {}, {}
         for q in procs:
             try:
-                ct = q.cpu_times()
-                key = (q.pid, q.create_time())
-                out[key] = ct.user + ct.system
-                self.kinds[key] = (
-                    "driver" if q.pid == self.pid else "jvm" if q.pid in java
-                    else "worker daemon" if q.ppid() in java else "python workers"
-                )  # fmt: skip
+                with q.oneshot():
+                    ct = q.cpu_times()
+                    keys[q.pid] = (q.pid, q.create_time())
+                    names[q.pid] = (q.name(), q.ppid())
+                out[keys[q.pid]] = ct.user + ct.system
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+        for pid, kind in process_kinds(names, driver=self.pid).items():
+            self.kinds[keys[pid]] = kind
         return out
 
     def __enter__(self):

@@ -41,8 +41,9 @@ class SparkConfig(_Strict):
     # with the input (stages cache DISK_ONLY and spill); lmdata.spark.session.driver_memory.
     driver_memory: str = Field("auto", pattern=r"^(auto|\d+[kKmMgGtT]?)$")
     # The garbage collector of a local-mode driver JVM (lmdata.spark.session.gc_options):
-    # "parallel" (throughput: a batch job has no pause target, and it keeps no G1 remembered
-    # sets, ~60 MiB of native memory; at 768m it ran as fast as G1 at 1g), "g1" (the JVM's
+    # "parallel" (throughput: a batch job has no pause target, and it keeps none of G1's
+    # remembered sets: 67 MiB of GC structures in NMT at 1g; at 768m it ran as fast as G1 at
+    # 1g), "g1" (the JVM's
     # own default on a server-class machine) or "jvm" (no flag). Clusters are never touched.
     local_gc: Literal["parallel", "g1", "jvm"] = "parallel"
     ui: bool = False

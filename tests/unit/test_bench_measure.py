@@ -33,6 +33,28 @@ def test_run_tree_sees_grandchild_memory_and_cpu(tmp_path):
     assert len(r["loadavg_1min"]) == 2
 
 
+def test_run_tree_records_who_held_the_peak(tmp_path):
+    r = M.run_tree([sys.executable, "-c", _CHILD], tmp_path / "run", cwd=tmp_path, env=None)
+    big = max(r["peak_parts"], key=lambda d: d["rss"])
+    assert big["rss"] >= 150 * M.MIB and big["kind"] == "driver"  # no JVM in this tree
+    assert sum(d["rss"] for d in r["peak_parts"]) == r["tree_peak_rss"]
+    assert r["vfork_skipped"] == 0
+    assert M.parts_text(r["peak_parts"]).startswith(f"{len(r['peak_parts'])} driver ")
+
+
+def test_process_kinds_of_a_spark_tree():
+    """JVM, its PySpark worker daemon, the daemon's forked workers; what else is the driver,
+    or with a given driver pid (ServerCPU's server tree) python workers."""
+    tree = {1: ("python3.11", 0), 2: ("python3.11", 1), 3: ("java", 2), 4: ("python3.11", 3),
+            5: ("python3.11", 4), 6: ("python3.11", 4), 7: ("java", 3)}  # fmt: skip
+    assert M.process_kinds(tree) == {
+        1: "driver", 2: "driver", 3: "jvm", 4: "worker daemon", 5: "python workers",
+        6: "python workers", 7: "jvm",
+    }  # fmt: skip
+    server = M.process_kinds(tree, driver=2)
+    assert server[1] == "python workers" and server[2] == "driver" and server[4] == "worker daemon"
+
+
 def test_run_tree_reports_failure_and_stats_error(tmp_path):
     r = M.run_tree([sys.executable, "-c", "print('hello'); raise SystemExit(3)"],
                    tmp_path / "run", cwd=tmp_path, env=None)  # fmt: skip

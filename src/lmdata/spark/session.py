@@ -190,6 +190,14 @@ def driver_memory(cfg: SparkConfig, master: str | None = None) -> str:
     return f"{mb}m"
 
 
+def _with_java_options(conf: dict[str, str], opts: str) -> dict[str, str]:
+    """`conf` with `opts` appended to the driver's JVM options (after what is there)."""
+    if not opts:
+        return conf
+    key = "spark.driver.extraJavaOptions"
+    return {**conf, key: f"{conf.get(key, '')} {opts}".strip()}
+
+
 GC_FLAGS = {"parallel": "-XX:+UseParallelGC", "g1": "-XX:+UseG1GC", "jvm": ""}
 
 
@@ -207,10 +215,7 @@ def build_conf(cfg: SparkConfig, master: str | None = None) -> dict[str, str]:
     conf["spark.sql.shuffle.partitions"] = str(cfg.shuffle_partitions)
     conf["spark.ui.enabled"] = "true" if cfg.ui else "false"
     conf["spark.driver.memory"] = driver_memory(cfg, master)
-    gc = gc_options(cfg, master)
-    if gc:
-        key = "spark.driver.extraJavaOptions"
-        conf[key] = f"{conf[key]} {gc}"
+    conf = _with_java_options(conf, gc_options(cfg, master))
     conf.update(cfg.conf)
     conf.update(_env_conf())
     return conf
@@ -229,10 +234,7 @@ def cold_local_conf(conf: dict[str, str], master: str, cfg: SparkConfig) -> dict
         from lmdata.spark import cds
 
         opts = f"{cds.java_options()} {opts}".strip()
-    if not opts:
-        return conf
-    key = "spark.driver.extraJavaOptions"
-    return {**conf, key: f"{conf.get(key, '')} {opts}".strip()}
+    return _with_java_options(conf, opts)
 
 
 def get_spark(cfg: SparkConfig | None = None, app_name: str | None = None):

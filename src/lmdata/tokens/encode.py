@@ -29,9 +29,9 @@ def worker_tokenizer(tokenizer_json: bytes, sha256: str | None = None):
 
 # Documents per encode call. An `Encoding` keeps ids, type ids, token strings, offsets and masks
 # for every token (~100 bytes a token), and `.ids` is a Python list of ints: a whole Arrow batch
-# (2,000 web documents, ~2.6M tokens) encoded at once held ~270 MiB per worker at its peak, and
-# glibc kept most of it. In chunks of this many documents (or CHUNK_CHARS characters) the peak is
-# ~60 MiB at the same speed: the tokenizer runs one thread per worker, so a chunk loses no
+# (2,000 web documents, ~2.6M tokens) encoded at once peaked ~270 MiB above the worker's
+# baseline; in chunks of this many documents (or CHUNK_CHARS characters), ~60 MiB, at the same
+# speed: the tokenizer runs one thread per worker, so a chunk loses no
 # parallelism (BENCHMARKS.md "Memory").
 CHUNK_DOCS = 128
 CHUNK_CHARS = 1 << 20

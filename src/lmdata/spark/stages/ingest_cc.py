@@ -38,7 +38,8 @@ _DOC_SCHEMA = pa.schema([f.with_nullable(True) for f in WEB_DOCUMENT_SCHEMA])
 # per-batch cost of the Python -> JVM transfer; the text bound keeps a batch of huge documents
 # from growing without end. A Python worker holds about two batches (the column lists being filled
 # and the Arrow batch being sent): at 4,096 rows / 32M chars a worker peaked at ~340 MiB on web
-# text; 1,024 rows (~4.5 MB of WET text) already amortise the transfer (BENCHMARKS.md "Memory").
+# text; at 1,024 rows (~4.5 MB of WET text) the 200 MiB ingest took the same time (22.4 vs
+# 22.2 s; BENCHMARKS.md "Memory").
 BATCH_ROWS = 1024
 BATCH_TEXT_CHARS = 8 << 20
 STAGING = "_staging"  # under the lake: per-run side outputs of the executors (deleted after use)
