@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lmdata.workflow import airflow_db
 from support import run_local_chain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +102,19 @@ class AirflowServer:
         return self._token
 
     def api(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        """One API call; an idempotent one (GET, PATCH) is retried after a transient SQLite
+        error. WAL mode answers a read-then-write transaction that raced another writer's commit
+        with SQLITE_BUSY at once, whatever the busy timeout (airflow_db.py), and the API server
+        turns that into 500 "Database error"; a client retries it as it would a 503."""
+        for attempt in range(4):
+            status, out = self._api_once(method, path, body)
+            retry = method in ("GET", "PATCH") and status == 500 and "Database error" in str(out)
+            if not retry or attempt == 3:
+                return status, out
+            time.sleep(2.0 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _api_once(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
             f"{self.url}/api/v2{path}",
@@ -176,6 +190,8 @@ def airflow_server(tmp_path_factory):
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(pw_file),
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{url}/execution/",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        # pysqlite's 5 s busy timeout is too short beside the Spark stages on 2 cores
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=airflow_db.CONNECT_ARGS_PATH,
         AIRFLOW__API__BASE_URL=url,
         AIRFLOW__API__PORT=str(port),
         AIRFLOW__API__HOST="127.0.0.1",

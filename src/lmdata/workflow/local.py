@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from lmdata.workflow import settings
+from lmdata.workflow import airflow_db, settings
 
 
 def airflow_env(home: Path | None = None) -> dict[str, str]:
@@ -45,6 +45,8 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
     env.setdefault(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{var / 'airflow' / 'airflow.db'}"
     )
+    for k, v in airflow_db.sqlite_env(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).items():
+        env.setdefault(k, v)
     env.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
     env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
     env.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")

@@ -1,0 +1,69 @@
+"""Airflow's SQLite metadata DB waits for another writer's lock (lmdata.workflow.airflow_db)
+instead of answering "database is locked" after pysqlite's 5 s default."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lmdata.workflow import airflow_db, local
+
+pytestmark = pytest.mark.airflow
+
+# A second connection holds the write lock for HOLD_S (> pysqlite's 5 s default) while Airflow's
+# own engine writes: with the connect args the write waits and succeeds.
+WRITE_UNDER_LOCK = """
+import json, sqlite3, threading, time
+from airflow import settings
+from sqlalchemy import text
+path = settings.engine.url.database
+with settings.engine.begin() as c:
+    c.execute(text("CREATE TABLE IF NOT EXISTS lock_probe (x INTEGER)"))
+holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+holder.execute("BEGIN IMMEDIATE")
+threading.Timer(HOLD_S, lambda: holder.execute("COMMIT")).start()
+t = time.monotonic()
+try:
+    with settings.engine.begin() as c:
+        c.execute(text("INSERT INTO lock_probe VALUES (1)"))
+    outcome = "written"
+except Exception as e:
+    outcome = type(e).__name__ + ": " + str(e).splitlines()[0]
+print(json.dumps({"outcome": outcome, "waited": time.monotonic() - t}))
+"""
+
+HOLD_S = 7.0
+
+
+def test_sqlite_env_only_for_sqlite():
+    assert airflow_db.sqlite_env("sqlite:////x/airflow.db") == {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": airflow_db.CONNECT_ARGS_PATH
+    }
+    assert airflow_db.sqlite_env("postgresql+psycopg2://a@b/airflow") == {}
+    assert airflow_db.SQLITE_BUSY_TIMEOUT_S > HOLD_S
+
+
+def _probe(env) -> dict:
+    code = f"HOLD_S = {HOLD_S}\n" + WRITE_UNDER_LOCK
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_metadata_db_waits_for_a_held_write_lock(tmp_path, monkeypatch):
+    for k in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", raising=False)
+    env = local.airflow_env(tmp_path)
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] == airflow_db.CONNECT_ARGS_PATH
+    got = _probe(env)
+    assert got["outcome"] == "written", got
+    assert got["waited"] >= HOLD_S - 0.5, got
+
+    # the same probe without the connect args: pysqlite gives up after its 5 s default
+    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS")
+    got = _probe(env)
+    assert "database is locked" in got["outcome"], got
