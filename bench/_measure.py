@@ -73,6 +73,23 @@ def process_kinds(procs: dict[int, tuple[str, int]], driver: int | None = None) 
     return {pid: kind(pid, ppid) for pid, (_, ppid) in procs.items()}
 
 
+def _spawning_child(pid: int, rss: int, names: dict, rsses: dict) -> bool:
+    """Whether ``pid`` is a JVM's child caught between posix_spawn and exec: a vfork-style child
+    that shares its parent's memory, so its RSS is the parent's, not more memory (counted, it
+    doubled the JVM in a 0.2 s sample now and then). Its name is still "java"; or, when it
+    exec'd between the sampler's reads of its memory and of its name, the new program's
+    ("python3" for PySpark's worker daemon) with an RSS within 2% of the JVM's, which no program
+    has a moment after exec (the daemon starts at ~58 MiB)."""
+    name, ppid = names[pid]
+    parent_name = names.get(ppid, ("",))[0]
+    if not parent_name.startswith("java"):
+        return False
+    if name.startswith("java"):
+        return True
+    parent_rss = rsses.get(ppid, (None, 0))[1]
+    return parent_rss >= 256 * 2**20 and abs(rss - parent_rss) <= 0.02 * parent_rss
+
+
 def _parts(seen: list, kinds: dict[int, str]) -> list[dict]:
     """The sampled processes at a new peak of the tree: kind, RSS and PSS (proportional set size:
     pages shared between processes, e.g. forked workers, divided among them; read from smaps
@@ -128,7 +145,7 @@ class TreeSampler(threading.Thread):
                 return
             if self.include_root:
                 procs = [root, *procs]
-            total, seen, names = 0, [], {}
+            total, seen, names, rsses = 0, [], {}, {}
             for q in procs:
                 try:
                     with q.oneshot():
@@ -138,11 +155,9 @@ class TreeSampler(threading.Thread):
                         names[q.pid] = (q.name(), q.ppid())
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
-                name, ppid = names[q.pid]
-                if name == "java" and names.get(ppid, ("",))[0] == "java":
-                    # the JVM starting a program (posix_spawn: a vfork-style child that shares
-                    # its parent's memory until it execs): its RSS is the parent's, not more
-                    # memory; counted, it doubled the JVM in a 0.2 s sample now and then
+                rsses[q.pid] = (q, rss)
+            for pid, (q, rss) in rsses.items():
+                if _spawning_child(pid, rss, names, rsses):
                     self.vfork_skipped += 1
                     continue
                 total += rss

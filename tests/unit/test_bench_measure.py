@@ -55,6 +55,19 @@ def test_process_kinds_of_a_spark_tree():
     assert server[1] == "python workers" and server[2] == "driver" and server[4] == "worker daemon"
 
 
+def test_spawning_child_of_a_jvm_is_not_counted_twice():
+    """A JVM's child between posix_spawn and exec shares the JVM's memory: skipped while its
+    name is still java, and after an exec the sampler caught half-way (the new name, the JVM's
+    RSS); a worker daemon of its own size, or a child of a non-JVM, is counted."""
+    mib = M.MIB
+    names = {10: ("java", 1), 11: ("java", 10), 12: ("python3", 10), 13: ("python3", 10),
+             14: ("python3", 1), 1: ("python3", 0)}  # fmt: skip
+    rsses = {10: (None, 1400 * mib), 11: (None, 1400 * mib), 12: (None, 1390 * mib),
+             13: (None, 58 * mib), 14: (None, 1400 * mib), 1: (None, 200 * mib)}  # fmt: skip
+    got = {pid: M._spawning_child(pid, rsses[pid][1], names, rsses) for pid in names}
+    assert got == {10: False, 11: True, 12: True, 13: False, 14: False, 1: False}
+
+
 def test_run_tree_reports_failure_and_stats_error(tmp_path):
     r = M.run_tree([sys.executable, "-c", "print('hello'); raise SystemExit(3)"],
                    tmp_path / "run", cwd=tmp_path, env=None)  # fmt: skip

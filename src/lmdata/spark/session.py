@@ -30,6 +30,11 @@ _SMALL_MACHINE_DEFAULTS = {
     "spark.sql.parquet.compression.codec": "zstd",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.files.maxPartitionBytes": "64m",
+    # rows per columnar batch of a cached DataFrame (Spark's default 10,000): a batch is built,
+    # and read back, whole in the heap even when the cache is DISK_ONLY
+    "spark.sql.inMemoryColumnarStorage.batchSize": "2000",
+    # Parquet row group (parquet-mr's default 128 MiB): each task's open writer buffers one
+    "spark.hadoop.parquet.block.size": str(32 * 2**20),
     "spark.python.worker.reuse": "true",
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
     "spark.ui.showConsoleProgress": "false",
@@ -143,13 +148,15 @@ def s3a_conf() -> dict[str, str]:
 
 # `spark.driver_memory: auto` (issue 21 item 5, BENCHMARKS.md "Memory"): a local-mode heap of
 # HEAP_BASE_MB + HEAP_PER_SLOT_MB per task slot, at least HEAP_MIN_MB, at most half the RAM.
-# local[2] -> 1024m, with the parallel collector (GC_FLAGS). 768m ran the 200 MiB pipeline as
-# fast (GC pauses 9.5 s of 331 s; JVM peak RSS 1.29 vs 1.56 GiB), but dedup of the 1 GB corpus
-# ran out of it while caching the documents (columnar batches built in the heap); 1024m ran it
-# (282 s). A cluster's driver only plans and commits (its executors hold the data, sized by
-# spark.executor.memory): it keeps 2g.
-HEAP_BASE_MB = 384
-HEAP_PER_SLOT_MB = 320
+# local[2] -> 768m, with the parallel collector (GC_FLAGS). It ran the whole 1 GB pipeline
+# (bench_pipeline --mb 1000: 929 s, peak RSS 2,231 MiB) once the stages stopped building big
+# columnar batches of texts in the heap: dedup re-reads its texts from the pinned table instead
+# of caching them, cached batches are 2,000 rows and Parquet row groups 32 MiB (above). Before
+# those, 768m ran out of heap in curate's kept write and in dedup's cache at 1 GB. A cluster's
+# driver only plans and commits (its executors hold the data, sized by spark.executor.memory):
+# it keeps 2g.
+HEAP_BASE_MB = 256
+HEAP_PER_SLOT_MB = 256
 HEAP_MIN_MB = 768
 CLUSTER_DRIVER_MEMORY = "2g"
 

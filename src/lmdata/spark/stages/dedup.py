@@ -149,14 +149,15 @@ class DedupStage(Stage):
         docs, iver = read_delta(ctx.spark, inp, want)
         ctx.stats.inputs[TABLES[ctx.args.source][0]] = iver
         if not rebuild:
-            seen, _ = read_delta(ctx.spark, attrs)
+            seen, sver = read_delta(ctx.spark, attrs)
+            ctx.stats.inputs[TABLES[ctx.args.source][2]] = sver
             docs = docs.join(seen.select("doc_id"), "doc_id", "left_anti")
-        # DISK_ONLY: the batch's texts are re-read for the gold write; keeping them off the heap
-        # avoids the OOM seen with a 1 GiB Spark heap on 500 MiB of text (bench: memory-backed
-        # spilled blocks were read back into memory).
+        # The texts are not cached: `docs` is one pinned table version (and `seen` another), so
+        # the key pass and the gold write each re-read the same rows from the table's Parquet.
+        # Caching them, even DISK_ONLY, built each task's columnar batches of texts in the heap
+        # first: a 768m heap ran out of it on the 1 GB corpus (issue 21, BENCHMARKS.md "Memory").
         from pyspark import StorageLevel
 
-        docs = docs.persist(StorageLevel.DISK_ONLY)
         ctx.job_group("keys, MinHash signatures and LSH band hashes")
         exact_json, fuzzy_json = cfg.exact.model_dump_json(), cfg.fuzzy.model_dump_json()
         sort_col, url_col, part_col = LAYOUT[ctx.args.source]
@@ -360,7 +361,7 @@ class DedupStage(Stage):
             app_id=app_id,
             metadata=meta,
         )
-        for t in (res, new, docs):
+        for t in (res, new):
             t.unpersist()
         ctx.stats.tables.update(
             {
