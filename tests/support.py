@@ -67,11 +67,13 @@ def run_local_chain(home: Path, dag_ids: str, extra_env: dict[str, str] | None =
     import subprocess
     import sys
 
+    from lmdata.workflow import airflow_db
+
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(home / "airflow"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow' / 'airflow.db'}",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=airflow_db.sqlite_url(home / "airflow" / "airflow.db"),
         AIRFLOW_CONN_LMDATA_SPARK=json.dumps({"conn_type": "spark", "host": "local[2]"}),
         LMDATA_LAKE=str(home / "lake"),
         LMDATA_RUNS_DIR=str(home / "runs"),

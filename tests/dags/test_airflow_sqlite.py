@@ -1,5 +1,5 @@
-"""Airflow's SQLite metadata DB waits for another writer's lock (lmdata.workflow.airflow_db)
-instead of answering "database is locked" after pysqlite's 5 s default."""
+"""Airflow's SQLite metadata DB waits for another writer's lock (the busy timeout in its URL,
+lmdata.workflow.airflow_db) instead of answering "database is locked" after pysqlite's 5 s."""
 
 import json
 import subprocess
@@ -36,12 +36,18 @@ print(json.dumps({"outcome": outcome, "waited": time.monotonic() - t}))
 HOLD_S = 7.0
 
 
-def test_sqlite_env_only_for_sqlite():
-    assert airflow_db.sqlite_env("sqlite:////x/airflow.db") == {
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": airflow_db.CONNECT_ARGS_PATH
-    }
-    assert airflow_db.sqlite_env("postgresql+psycopg2://a@b/airflow") == {}
-    assert airflow_db.SQLITE_BUSY_TIMEOUT_S > HOLD_S
+def test_busy_timeout_only_for_sqlite_urls():
+    t = airflow_db.SQLITE_BUSY_TIMEOUT_S
+    assert t > HOLD_S
+    assert airflow_db.sqlite_url("/x/airflow.db") == f"sqlite:////x/airflow.db?timeout={t}"
+    assert airflow_db.with_busy_timeout("sqlite:////x/a.db") == f"sqlite:////x/a.db?timeout={t}"
+    assert airflow_db.with_busy_timeout("sqlite:////x/a.db?mode=ro").endswith(f"&timeout={t}")
+    assert (
+        airflow_db.with_busy_timeout("sqlite:////x/a.db?timeout=5") == "sqlite:////x/a.db?timeout=5"
+    )
+    pg = "postgresql+psycopg2://a@b/airflow"
+    assert airflow_db.with_busy_timeout(pg) == pg
+    assert airflow_db.sqlite_path(f"sqlite:////x/a.db?timeout={t}") == "/x/a.db"
 
 
 def _probe(env) -> dict:
@@ -56,14 +62,14 @@ def _probe(env) -> dict:
 def test_metadata_db_waits_for_a_held_write_lock(tmp_path, monkeypatch):
     for k in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
         monkeypatch.delenv(k, raising=False)
-    monkeypatch.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", raising=False)
     env = local.airflow_env(tmp_path)
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] == airflow_db.CONNECT_ARGS_PATH
+    conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert conn == airflow_db.sqlite_url(tmp_path / "var" / "airflow" / "airflow.db")
     got = _probe(env)
     assert got["outcome"] == "written", got
     assert got["waited"] >= HOLD_S - 0.5, got
 
-    # the same probe without the connect args: pysqlite gives up after its 5 s default
-    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS")
+    # the same probe without the timeout: pysqlite gives up after its 5 s default
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = conn.split("?")[0]
     got = _probe(env)
     assert "database is locked" in got["outcome"], got

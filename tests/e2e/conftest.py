@@ -189,9 +189,8 @@ def airflow_server(tmp_path_factory):
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(pw_file),
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{url}/execution/",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        # pysqlite's 5 s busy timeout is too short beside the Spark stages on 2 cores
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=airflow_db.CONNECT_ARGS_PATH,
+        # with a busy timeout: pysqlite's 5 s is too short beside the Spark stages on 2 cores
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=airflow_db.sqlite_url(home / "airflow.db"),
         AIRFLOW__API__BASE_URL=url,
         AIRFLOW__API__PORT=str(port),
         AIRFLOW__API__HOST="127.0.0.1",

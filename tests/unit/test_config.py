@@ -94,6 +94,9 @@ def test_driver_memory_auto_sized_to_task_slots(monkeypatch):
     assert driver_memory(SparkConfig(driver_memory="3g"), "local[2]") == "3g"
     # the configured master, or LMDATA_SPARK_MASTER over it, when none is passed
     assert build_conf(SparkConfig(master="local[4]"))["spark.driver.memory"] == "1280m"
+    # file splits: 4 per local slot; a cluster keeps Spark's default
+    assert build_conf(SparkConfig(master="local[4]"))["spark.sql.files.minPartitionNum"] == "16"
+    assert "spark.sql.files.minPartitionNum" not in build_conf(SparkConfig(), "spark://h:7077")
     monkeypatch.setenv("LMDATA_SPARK_MASTER", "local[2]")
     assert build_conf(SparkConfig(master="local[4]"))["spark.driver.memory"] == "768m"
     # never more than half the machine's RAM

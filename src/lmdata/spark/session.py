@@ -216,9 +216,21 @@ def gc_options(cfg: SparkConfig, master: str | None = None) -> str:
     return GC_FLAGS[cfg.local_gc]
 
 
+# File splits per local task slot, at least (`spark.sql.files.minPartitionNum`; Spark's default
+# is one per slot). Spark packs a table's files into splits of at most maxPartitionBytes and at
+# least total/minPartitionNum: on the 200 MiB pipeline's 9 bronze files of 15 MB that made 3
+# scoring tasks for 2 slots in curate (126, 125 and 102 s: the third ran alone, one core idle
+# for a third of the stage; Spark event log, BENCHMARKS.md "Memory"). Small tables are not
+# split finer: a split is never under spark.sql.files.openCostInBytes (4 MiB).
+SPLITS_PER_SLOT = 4
+
+
 def build_conf(cfg: SparkConfig, master: str | None = None) -> dict[str, str]:
     conf = dict(_SMALL_MACHINE_DEFAULTS)
     conf.update(lake_conf())
+    slots = local_slots(master or configured_master(cfg))
+    if slots is not None:
+        conf["spark.sql.files.minPartitionNum"] = str(SPLITS_PER_SLOT * slots)
     conf["spark.sql.shuffle.partitions"] = str(cfg.shuffle_partitions)
     conf["spark.ui.enabled"] = "true" if cfg.ui else "false"
     conf["spark.driver.memory"] = driver_memory(cfg, master)

@@ -42,11 +42,10 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
     env.setdefault("AIRFLOW_HOME", str(var / "airflow"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(home / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    env.setdefault(
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{var / 'airflow' / 'airflow.db'}"
+    conn = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or airflow_db.sqlite_url(
+        var / "airflow" / "airflow.db"
     )
-    for k, v in airflow_db.sqlite_env(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).items():
-        env.setdefault(k, v)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = airflow_db.with_busy_timeout(conn)
     env.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
     env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
     env.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
@@ -105,7 +104,7 @@ def _db_path(env: dict[str, str]) -> str:
     conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     if not conn.startswith("sqlite:///"):
         raise ValueError(f"the local runner reads asset events from SQLite only, not {conn}")
-    return conn.removeprefix("sqlite:///")
+    return airflow_db.sqlite_path(conn)
 
 
 def last_asset_event_id(env: dict[str, str]) -> int:
