@@ -156,6 +156,7 @@ class DedupStage(Stage):
         # the key pass and the gold write each re-read the same rows from the table's Parquet.
         # Caching them, even DISK_ONLY, built each task's columnar batches of texts in the heap
         # first: a 768m heap ran out of it on the 1 GB corpus (issue 21, BENCHMARKS.md "Memory").
+        # Only the signatures and results below are cached, on disk.
         from pyspark import StorageLevel
 
         ctx.job_group("keys, MinHash signatures and LSH band hashes")
