@@ -206,6 +206,13 @@ def run_lmdata(root: Path, crawl: str, n: int, workdir: Path, params: Path, nice
             "server_cpu_s": round(srv.cpu_s, 2),
             "rows_in": stats.get("rows_in"), "rows_out": stats.get("rows_out"),
         }  # fmt: skip
+        if server is not None:  # the server tree's peak too, as bench_pipeline's warm rows do
+            st = out["steps"][name]
+            st["client_peak_rss"], st["server_peak_rss"] = (
+                st["tree_peak_rss"],
+                srv.sampler.peak_tree,
+            )
+            st["tree_peak_rss"] += srv.sampler.peak_tree
         if name == "curate":
             out["dropped"] = dict(Counter(stats.get("dropped", {})).most_common(12))
         print(f"  lmdata {tag} {name}: {r['wall_s']:.1f} s wall, "
@@ -515,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         "git": ev._git(), "machine": M.machine(("pyspark", "deltalake")), "meta": meta,
         "workers": a.workers, "filters": a.filters, "excluded": excluded, "routes": routes,
         "lmdata": [], "peer": [], "lmdata_warm": [],
+        "order": "order rotated (each side first in turn)",
     }  # fmt: skip
     out_json = M.OUT / f"multilingual-curate-mb{a.mb:g}-seed{a.seed}.json"
     if not a.no_english:  # first: a long run stopped early still has it

@@ -137,6 +137,40 @@ def test_warm_pipeline_row_comes_from_its_own_results(tmp_path):
     assert row["measured"].endswith("· this invocation")
 
 
+def test_tokenize_rows_come_from_the_warm_pairs_per_size(tmp_path):
+    """Two mix rows (issue 21's two targets): 16.8 MB and SIZE, each the medians of its warm
+    raw/mix pairs; a size with no result of its own shows no row (never another size's)."""
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def pair(ratio_cpu: float, ratio_stage: float, load: float) -> dict:
+        return {"ratio_cpu": ratio_cpu, "ratio_stage": ratio_stage, "ratio_tokenize_write": 0.5,
+                "loadavg": [load, load]}  # fmt: skip
+
+    pairs = [pair(0.5, 0.2, 1.0), pair(0.8, 0.25, 2.0), pair(0.6, 0.4, 3.0)]
+    warm = {**pairs[-1], "pairs": pairs, "mb": 16.78, "tokens_raw": 4_397_964,
+            "median": {"ratio_cpu": 0.6, "ratio_stage": 0.25, "ratio_tokenize_write": 0.5},
+            "loadavg": [1.0, 3.0], "order": "raw floor then warm mix in every pair",
+            "command": "python -m bench.bench_tokenize --warm --pairs 3 --cold --write",
+            "stamp": "2026-12-04 23:50 UTC"}  # fmt: skip
+    (out / "tokenize-warm-results-mb16.json").write_text(json.dumps(warm))
+    (out / "tokenize-results.json").write_text(json.dumps({"ratio_cpu": 0.1, "ratio_stage": 0.1}))
+    rows = _rows(R.summary(200, ran={"tokenize": time.time() - 60}, out=out, md_text=""))
+    assert "tokenize-200" not in rows  # no 200 MiB result: no row from the 16 MB one
+    row = rows["tokenize"]  # the warm result, not the older cold one
+    assert (row["time"], row["CPU s"]) == ("4.00x", "1.67x")  # 1 / 0.25, 1 / 0.6
+    assert row["runs"] == "3 pairs, raw floor then warm mix in every pair, median"
+    assert row["time is"] == R.TIME_IS["tokenize"] and "warm" in row["time is"]
+    assert row["check"].startswith("16.78 MB, same 4,397,964 tokens")
+    assert row["measured"] == "2026-12-04 23:50 UTC · this invocation"
+    (out / "tokenize-warm-results-mb200.json").write_text(
+        json.dumps({**warm, "mb": 209.72, "median": {**warm["median"], "ratio_cpu": 1.0}}))
+    rows = _rows(R.summary(200, ran={}, out=out, md_text=""))
+    assert list(rows) == ["tokenize", "tokenize-200"]
+    assert rows["tokenize-200"]["CPU s"] == "1.00x"
+    assert rows["tokenize-200"]["check"].startswith("209.72 MB")
+
+
 def test_summary_without_any_result(tmp_path):
     text = R.summary(5, out=tmp_path, md_text="")
     assert "(no results yet: run `make bench`)" in text
@@ -152,11 +186,16 @@ def test_pair_order_alternates():
 
 def test_plan_defaults_to_three_pairs_and_quick_leaves_benchmarks_md_alone():
     full = dict(R.plan(200, 3, 3, scale=(1000,)))
-    for name in ("pii", "code", "tokenize", "ingest", "dedup", "pipeline", "pipeline-warm",
-                 "multilingual"):
+    for name in ("pii", "code", "tokenize", "tokenize-200", "ingest", "dedup", "pipeline",
+                 "pipeline-warm", "multilingual"):
         args = full[name]
-        assert args[args.index("--repeat") + 1] == "3", name
+        n = "--pairs" if name.startswith("tokenize") else "--repeat"
+        assert args[args.index(n) + 1] == "3", name
         assert "--no-write" not in args, name
+    # the mix stage as make run and Airflow run it (warm server), at 16.8 MB and at SIZE
+    assert "--warm" in full["tokenize"] and "--cold" in full["tokenize"]
+    big = full["tokenize-200"]
+    assert "--warm" in big and big[big.index("--mb") + 1] == "200"
     assert "--write" in full["tokenize"] and full["scaling"][-1] == "--no-peer"
     warm = full["pipeline-warm"]
     assert "--warm" in warm and warm[warm.index("--mb") + 1] == f"{R.WARM_MB:g}"
