@@ -148,15 +148,16 @@ def s3a_conf() -> dict[str, str]:
 
 # `spark.driver_memory: auto` (issue 21 item 5, BENCHMARKS.md "Memory"): a local-mode heap of
 # HEAP_BASE_MB + HEAP_PER_SLOT_MB per task slot, at least HEAP_MIN_MB, at most half the RAM.
-# local[2] -> 768m, with the parallel collector (GC_FLAGS). It ran the whole 1 GB pipeline
-# (bench_pipeline --mb 1000: 929 s, peak RSS 2,231 MiB) once the stages stopped building big
-# columnar batches of texts in the heap: dedup re-reads its texts from the pinned table instead
-# of caching them, cached batches are 2,000 rows and Parquet row groups 32 MiB (above). Before
-# those, 768m ran out of heap in curate's kept write and in dedup's cache at 1 GB. A cluster's
-# driver only plans and commits (its executors hold the data, sized by spark.executor.memory):
-# it keeps 2g.
+# local[2] -> 1024m, with the parallel collector (GC_FLAGS). What a local heap holds grows with
+# the tasks running at once (a Parquet writer's row group, cached batches read back, Arrow
+# batches), not with the input: stages cache to disk, dedup re-reads its texts from the pinned
+# table, cached batches are 2,000 rows and Parquet row groups 32 MiB (above). 768m (256m per
+# slot) ran the whole 1 GB pipeline once (929 s) and ran out of heap the next time, in curate's
+# write of the kept documents from its cache of the scored rows (2026-12-05); 384m per slot is
+# the margin. A cluster's driver only plans and commits (its executors hold the data, sized by
+# spark.executor.memory): it keeps 2g.
 HEAP_BASE_MB = 256
-HEAP_PER_SLOT_MB = 256
+HEAP_PER_SLOT_MB = 384
 HEAP_MIN_MB = 768
 CLUSTER_DRIVER_MEMORY = "2g"
 
