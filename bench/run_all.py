@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from bench import _measure as M
+from bench.bench_tokenize import DEFAULT_MB as TOKENIZE_MB
 from bench.bench_tokenize import warm_results_name
 
 SUMMARY = "Summary (make bench)"
@@ -231,7 +232,7 @@ def measured_rows(mb: float, out: Path) -> dict[str, dict]:
             f"same spans {pii['same_spans']:,}/{pii['docs']:,} docs")  # fmt: skip
     # the 16.8 MB row (the warm pairs; a cold-only result of older runs as a fallback), then
     # the SIZE row (issue 21's two mix targets)
-    for key, names in (("tokenize", (warm_results_name(16.0), "tokenize-results.json")),
+    for key, names in (("tokenize", (warm_results_name(TOKENIZE_MB), "tokenize-results.json")),
                        (f"tokenize-{mbs}", (warm_results_name(mb),))):  # fmt: skip
         # read directly, not through _load: a missing size must not fall back to another size
         path = next((out / n for n in names if (out / n).exists()), None)
