@@ -281,6 +281,17 @@ class ServerCPU:
                 self.by_kind[kind] = round(self.by_kind.get(kind, 0.0) + v, 2)
 
 
+def with_server(step: dict, server_cpu_s: float, server_peak_rss: int) -> dict:
+    """A step run as a thin client of the warm server: its CPU seconds become client + server
+    (the server tree's CPU during the step, ServerCPU), its peak RSS client + server peaks (an
+    upper bound: the two peaks need not coincide); the parts are kept. bench_pipeline,
+    bench_multilingual_curate and their warm rows share it."""
+    return {**step, "cpu_s": step["cpu_s"] + server_cpu_s, "client_cpu_s": step["cpu_s"],
+            "server_cpu_s": round(server_cpu_s, 2),
+            "tree_peak_rss": step["tree_peak_rss"] + server_peak_rss,
+            "client_peak_rss": step["tree_peak_rss"], "server_peak_rss": server_peak_rss}  # fmt: skip
+
+
 def start_server(workdir: Path, params: Path) -> tuple[str, int, float]:
     """A warm Spark Connect server (lmdata.spark.connect) with the bench's params: (url, pid,
     start seconds). Its start is reported on its own, as `make run` / Airflow pay it once."""

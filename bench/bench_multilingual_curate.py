@@ -201,18 +201,13 @@ def run_lmdata(root: Path, crawl: str, n: int, workdir: Path, params: Path, nice
                            env)  # fmt: skip
         stats = M.lmdata_stats(r, f"lmdata {name}")
         out["steps"][name] = {
-            **{k: r[k] for k in ("wall_s", "tree_peak_rss", "single_peak_rss", "loadavg_1min")},
-            "cpu_s": r["cpu_s"] + srv.cpu_s, "client_cpu_s": r["cpu_s"],
-            "server_cpu_s": round(srv.cpu_s, 2),
+            **{k: r[k] for k in ("wall_s", "cpu_s", "tree_peak_rss", "single_peak_rss",
+                                 "loadavg_1min")},
             "rows_in": stats.get("rows_in"), "rows_out": stats.get("rows_out"),
         }  # fmt: skip
-        if server is not None:  # the server tree's peak too, as bench_pipeline's warm rows do
-            st = out["steps"][name]
-            st["client_peak_rss"], st["server_peak_rss"] = (
-                st["tree_peak_rss"],
-                srv.sampler.peak_tree,
-            )
-            st["tree_peak_rss"] += srv.sampler.peak_tree
+        if server is not None:  # client + server, as bench_pipeline's warm rows
+            out["steps"][name] = M.with_server(out["steps"][name], srv.cpu_s,
+                                               srv.sampler.peak_tree)  # fmt: skip
         if name == "curate":
             out["dropped"] = dict(Counter(stats.get("dropped", {})).most_common(12))
         print(f"  lmdata {tag} {name}: {r['wall_s']:.1f} s wall, "

@@ -141,16 +141,6 @@ def mix_spec(specs: Path) -> str:
     return "bench_pipeline"
 
 
-def with_server(step: dict, server_cpu_s: float, server_peak_rss: int) -> dict:
-    """A step run as a thin client of the warm server: its CPU seconds become client + server
-    (the server tree's CPU during the step, bench._measure.ServerCPU), its peak RSS client +
-    server peaks (an upper bound: the two peaks need not coincide); the parts are kept."""
-    return {**step, "cpu_s": step["cpu_s"] + server_cpu_s, "client_cpu_s": step["cpu_s"],
-            "server_cpu_s": round(server_cpu_s, 2),
-            "tree_peak_rss": step["tree_peak_rss"] + server_peak_rss,
-            "client_peak_rss": step["tree_peak_rss"], "server_peak_rss": server_peak_rss}  # fmt: skip
-
-
 def results_path(mb: float, seed: int, warm: bool, out: Path | None = None) -> Path:
     """The raw results file: one per size, the warm-server run apart (``scaling_points`` reads
     only the cold ``pipeline-results-*`` files, so a warm run never changes the Scaling table)."""
@@ -200,7 +190,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, params: Path,
             "seconds": stats.get("seconds"), "tokens": stats.get("counters", {}).get("tokens"),
         }  # fmt: skip
         if server:
-            out["steps"][name] = with_server(out["steps"][name], srv.cpu_s,
+            out["steps"][name] = M.with_server(out["steps"][name], srv.cpu_s,
                                              srv.sampler.peak_tree)  # fmt: skip
         if name == "curate":  # first failing filter per dropped document, by filter
             out["dropped_by_filter"] = _by_filter(stats.get("dropped", {}))

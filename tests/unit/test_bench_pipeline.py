@@ -1,4 +1,5 @@
-"""bench/bench_pipeline.py --warm: a step's figures as a thin client of the warm server, where its
+"""bench/bench_pipeline.py --warm (and bench/_measure.with_server, which it shares with the
+multilingual bench): a step's figures as a thin client of the warm server, where its
 raw results go (apart from the cold Scaling inputs) and what its table says."""
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # bench/ is a directory of the repository, not an installed package
     sys.path.insert(0, str(REPO))
 B = importlib.import_module("bench.bench_pipeline")
+M = importlib.import_module("bench._measure")
 
 
 def test_with_server_adds_the_servers_cpu_and_memory_and_keeps_the_parts():
     step = {"wall_s": 10.0, "cpu_s": 2.5, "tree_peak_rss": 100, "rows_out": 7}
-    got = B.with_server(step, 11.25, 900)
+    got = M.with_server(step, 11.25, 900)
     assert got["cpu_s"] == 13.75 and got["client_cpu_s"] == 2.5 and got["server_cpu_s"] == 11.25
     assert got["tree_peak_rss"] == 1000
     assert (got["client_peak_rss"], got["server_peak_rss"]) == (100, 900)
@@ -29,7 +31,7 @@ def _run(wall: float, cpu: float, server: float | None = None) -> dict:
     for k, share in (("ingest-cc", 0.25), ("curate", 0.5), ("dedup", 0.25)):
         s = {"wall_s": wall * share, "cpu_s": cpu * share, "tree_peak_rss": 1 << 30,
              "rows_out": 10}  # fmt: skip
-        steps[k] = B.with_server(s, server * share, 1 << 30) if server is not None else s
+        steps[k] = M.with_server(s, server * share, 1 << 30) if server is not None else s
     return {"steps": steps, "wall_s": wall, "cpu_s": cpu + (server or 0), "loadavg_1min": [1, 2],
             "tree_peak_rss": 2 << 30, "single_peak_rss": 1 << 30, "docs_in": 100,
             "docs_filtered": 50, "docs_out": 40, "tokens": None}  # fmt: skip
