@@ -87,18 +87,21 @@ def test_driver_memory_auto_sized_to_task_slots(monkeypatch):
     assert local_slots("local[*]") == 6 and local_slots("local[4,2]") == 4
     assert local_slots("spark://h:7077") is None and local_slots("k8s://https://x") is None
     cfg = SparkConfig()  # the default is auto
-    assert driver_memory(cfg, "local[2]") == "1024m"
-    assert driver_memory(cfg, "local") == "768m"  # the floor
-    assert driver_memory(cfg, "local[*]") == f"{256 + 384 * 6}m"
+    assert driver_memory(cfg, "local[2]") == "768m"
+    assert driver_memory(cfg, "local") == "768m"  # the floor (256 + 256 is under it)
+    assert driver_memory(cfg, "local[*]") == f"{256 + 256 * 6}m"
     assert driver_memory(cfg, "spark://h:7077") == "2g"
     assert driver_memory(SparkConfig(driver_memory="3g"), "local[2]") == "3g"
     # the configured master, or LMDATA_SPARK_MASTER over it, when none is passed
-    assert build_conf(SparkConfig(master="local[4]"))["spark.driver.memory"] == "1792m"
+    assert build_conf(SparkConfig(master="local[4]"))["spark.driver.memory"] == "1280m"
     # file splits: 4 per local slot; a cluster keeps Spark's default
     assert build_conf(SparkConfig(master="local[4]"))["spark.sql.files.minPartitionNum"] == "16"
     assert "spark.sql.files.minPartitionNum" not in build_conf(SparkConfig(), "spark://h:7077")
+    # Java serialization resets after each object (a cached batch), on every master
+    for master in ("local[2]", "spark://h:7077"):
+        assert build_conf(SparkConfig(), master)["spark.serializer.objectStreamReset"] == "1"
     monkeypatch.setenv("LMDATA_SPARK_MASTER", "local[2]")
-    assert build_conf(SparkConfig(master="local[4]"))["spark.driver.memory"] == "1024m"
+    assert build_conf(SparkConfig(master="local[4]"))["spark.driver.memory"] == "768m"
     # never more than half the machine's RAM
     ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
     assert driver_memory(cfg, "local[100000]") == f"{max(768, ram_mb // 2)}m"

@@ -36,6 +36,13 @@ _SMALL_MACHINE_DEFAULTS = {
     # Parquet row group (parquet-mr's default 128 MiB): each task's open writer buffers one
     "spark.hadoop.parquet.block.size": str(32 * 2**20),
     "spark.python.worker.reuse": "true",
+    # Java serialization (a cached DataFrame's batches, spark.serializer's default) keeps every
+    # object a stream wrote or read reachable until the stream resets, every 100 objects by
+    # default: a DISK_ONLY cache of web text held all of a task's batches in the heap while it
+    # was written and again while it was read back, so the heap a task needed grew with its
+    # split (a 768m driver climbed to ~545 MiB live in curate at 1 GB and ran out there).
+    # Reset after each object: a batch is ~10 MB, its class descriptors a few hundred bytes.
+    "spark.serializer.objectStreamReset": "1",
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
     "spark.ui.showConsoleProgress": "false",
     # A heap OOM ends the JVM at once (exit 3) instead of leaving a half-alive driver; the stage
@@ -148,16 +155,16 @@ def s3a_conf() -> dict[str, str]:
 
 # `spark.driver_memory: auto` (issue 21 item 5, BENCHMARKS.md "Memory"): a local-mode heap of
 # HEAP_BASE_MB + HEAP_PER_SLOT_MB per task slot, at least HEAP_MIN_MB, at most half the RAM.
-# local[2] -> 1024m, with the parallel collector (GC_FLAGS). What a local heap holds grows with
-# the tasks running at once (a Parquet writer's row group, cached batches read back, Arrow
-# batches), not with the input: stages cache to disk, dedup re-reads its texts from the pinned
-# table, cached batches are 2,000 rows and Parquet row groups 32 MiB (above). 768m (256m per
-# slot) ran the whole 1 GB pipeline once (929 s) and ran out of heap the next time, in curate's
-# write of the kept documents from its cache of the scored rows (2026-12-05); 384m per slot is
-# the margin. A cluster's driver only plans and commits (its executors hold the data, sized by
-# spark.executor.memory): it keeps 2g.
+# local[2] -> 768m, with the parallel collector (GC_FLAGS). What a local heap holds grows with
+# the tasks running at once (a Parquet writer's row group, cached batches, Arrow batches), not
+# with the input: stages cache to disk, dedup re-reads its texts from the pinned table, cached
+# batches are 2,000 rows, Parquet row groups 32 MiB, and the Java serializer resets after every
+# object (above: with its default of 100, a task's whole DISK_ONLY partition stayed reachable,
+# so the heap grew with the split and 768m ran out at 1 GB in curate's kept write; the 1 GiB
+# default of 2026-12-05 was that margin). A cluster's driver only plans and commits (its
+# executors hold the data, sized by spark.executor.memory): it keeps 2g.
 HEAP_BASE_MB = 256
-HEAP_PER_SLOT_MB = 384
+HEAP_PER_SLOT_MB = 256
 HEAP_MIN_MB = 768
 CLUSTER_DRIVER_MEMORY = "2g"
 
