@@ -103,3 +103,11 @@ def test_context_is_built_once_and_docs_are_built_for_the_validated_suite_only(t
     assert len(pages) == 2 and {r["data_docs_url"], r2["data_docs_url"]} == pages
     assert "unit_docs1" in (docs / "index.html").read_text()
     assert suite_page.stat().st_mtime_ns == built
+
+
+def test_spark_datasource_leaves_caching_to_the_stage(ctx):
+    """GX's Spark datasource caches each batch in memory by default (`persist: true`); on a 1 GB
+    table of web text that ran a 768m local driver out of heap. The committed context says
+    `persist: false` (and `init_context` creates it so)."""
+    c, _ = ctx
+    assert c.data_sources.get(gx.SPARK_DS).persist is False

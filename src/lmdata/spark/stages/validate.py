@@ -167,7 +167,10 @@ class ValidateStage(Stage):
             raise ConfigError(f"table {spec.table} does not exist in {ctx.lake}")
         ctx.job_group(f"read {spec.table}")
         df, ver = read_delta(ctx.spark, uri, ctx.args.version)
-        df = df.persist()
+        # No cache: each pass (the count, the metrics, GX's aggregate pass) reads only the columns
+        # it needs from one pinned table version. A DISK_ONLY copy of every column cost more than
+        # the passes it saved (1 GB of web text: ~20 s to write it), and a memory-backed one ran a
+        # 768m local driver out of heap (BENCHMARKS.md "validate", 1 GB).
         ctx.stats.inputs[spec.table] = ver
         ctx.stats.rows_in = df.count()
         ctx.job_group(f"metrics of {spec.table} v{ver}")
@@ -190,7 +193,6 @@ class ValidateStage(Stage):
                     run_name,
                 )
             )
-        df.unpersist()
         return result
 
     def _metrics(self, ctx, spec, df, ver: int) -> dict[str, Any]:
