@@ -246,8 +246,12 @@ def init_context(root: Path | None = None) -> list[str]:
     root = root or expectations_dir()
     with tempfile.TemporaryDirectory() as tmp, open_context(Path(tmp), root) as ctx:
         # persist: false: GX would cache each batch in memory (MEMORY_AND_DISK), which ran a 768m
-        # local driver out of heap on a 1 GB table; the stage decides what is cached
-        spark_ds = _get_or_add(ctx, SPARK_DS, lambda n: ctx.data_sources.add_spark(n, persist=False))
+        # local driver out of heap on a 1 GB table; the stage decides what is cached. A context
+        # made before that setting gets it too.
+        spark_ds = _get_or_add(ctx, SPARK_DS, ctx.data_sources.add_spark)
+        if spark_ds.persist:
+            spark_ds.persist = False
+            ctx.update_datasource(spark_ds)
         pandas_ds = _get_or_add(ctx, PANDAS_DS, ctx.data_sources.add_pandas)
         names = []
         for cp_name, ds_name, asset_name, suite_name, fmt in checkpoint_plan():

@@ -105,9 +105,23 @@ def test_context_is_built_once_and_docs_are_built_for_the_validated_suite_only(t
     assert suite_page.stat().st_mtime_ns == built
 
 
-def test_spark_datasource_leaves_caching_to_the_stage(ctx):
+def test_spark_datasource_leaves_caching_to_the_stage(ctx, tmp_path):
     """GX's Spark datasource caches each batch in memory by default (`persist: true`); on a 1 GB
     table of web text that ran a 768m local driver out of heap. The committed context says
-    `persist: false` (and `init_context` creates it so)."""
+    `persist: false`, and `init_context` sets it on a context made without it."""
+    import shutil
+
     c, _ = ctx
     assert c.data_sources.get(gx.SPARK_DS).persist is False
+    root = tmp_path / "gx"
+    shutil.copytree(gx.expectations_dir(), root)
+    yml = root / "great_expectations.yml"
+    yml.write_text(yml.read_text().replace("    persist: false\n", ""))
+    with gx.open_context(tmp_path / "before", root) as old:
+        assert old.data_sources.get(gx.SPARK_DS).persist is True
+    gx.init_context(root)
+    with gx.open_context(tmp_path / "after", root) as fresh:
+        assert fresh.data_sources.get(gx.SPARK_DS).persist is False
+        assert len(fresh.data_sources.get(gx.SPARK_DS).assets) == len(
+            c.data_sources.get(gx.SPARK_DS).assets
+        )
