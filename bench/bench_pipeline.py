@@ -191,7 +191,7 @@ def run_lmdata(root: Path, n: int, master: str, workdir: Path, params: Path,
         }  # fmt: skip
         if server:
             out["steps"][name] = M.with_server(out["steps"][name], srv.cpu_s,
-                                             srv.sampler.peak_tree)  # fmt: skip
+                                               srv.sampler.peak_tree)  # fmt: skip
         if name == "curate":  # first failing filter per dropped document, by filter
             out["dropped_by_filter"] = _by_filter(stats.get("dropped", {}))
         print(f"  lmdata {name}: {r['wall_s']:.1f}s wall, {out['steps'][name]['cpu_s']:.0f} CPU s"
